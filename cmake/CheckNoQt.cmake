@@ -1,0 +1,13 @@
+# Fails when any file under engine/ includes a Qt header. Run at build time (see engine/CMakeLists.txt)
+# so that the layering rule "engine/ has no Qt dependency" is enforced by every build, not by review.
+file(GLOB_RECURSE _srcs "${ENGINE_DIR}/*.h" "${ENGINE_DIR}/*.hpp" "${ENGINE_DIR}/*.cpp" "${ENGINE_DIR}/*.cu" "${ENGINE_DIR}/*.cuh")
+set(_bad "")
+foreach(f IN LISTS _srcs)
+  file(STRINGS "${f}" _hits REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](Q[A-Za-z]+|Qt[A-Za-z]*/)")
+  if(_hits)
+    list(APPEND _bad "${f}: ${_hits}")
+  endif()
+endforeach()
+if(_bad)
+  message(FATAL_ERROR "engine/ must not depend on Qt, but these files include Qt headers:\n${_bad}")
+endif()
