@@ -1,13 +1,17 @@
-// Reference (scalar) kernels and run-time dispatch. SIMD variants live in kernels_<isa>.cpp files and
-// register through the dispatch table below; until a faster path exists the scalar one serves.
+// Run-time dispatch, the scalar reference kernels, and the threading of the products. The SIMD
+// variants live in kernels_<isa>.cpp (each compiled with its own -m flags) behind kernels_internal.h.
 #include "engine/cpu/kernels.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
 
+#include "engine/cpu/kernels_internal.h"
 #include "engine/cpu/thread_pool.h"
 
 namespace moescope::cpu {
@@ -15,15 +19,18 @@ namespace moescope::cpu {
 namespace {
 
 std::atomic<int> g_level{-1};
+std::atomic<int> g_precision{-1};
 
 SimdLevel detect() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma")) {
         if (__builtin_cpu_supports("avx512bf16")) return SimdLevel::AVX512BF16;
         return SimdLevel::AVX512;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::AVX2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return SimdLevel::AVX2;
 #endif
     return SimdLevel::Scalar;
 }
@@ -39,7 +46,8 @@ SimdLevel from_env(SimdLevel detected) {
     return std::min(want, detected);
 }
 
-// Row dot product of one weight row (any dtype) with a float32 vector, in plain float32 arithmetic.
+// Row dot product of one weight row (any dtype) with a float32 vector, in plain sequential float32
+// arithmetic: the reference every SIMD path is tested against.
 float row_dot_scalar(DType wt, const void* row, const float* x, int64_t cols) {
     float acc = 0.0f;
     switch (wt) {
@@ -62,7 +70,57 @@ float row_dot_scalar(DType wt, const void* row, const float* x, int64_t cols) {
     return acc;
 }
 
+using RowsFn = void (*)(DType, const void*, int64_t, int64_t, int64_t, const float*, int64_t, float*, int64_t);
+
+RowsFn rows_fn(SimdLevel level) {
+    switch (level) {
+        case SimdLevel::AVX512BF16:
+        case SimdLevel::AVX512: return detail::rows_avx512;
+        case SimdLevel::AVX2: return detail::rows_avx2;
+        case SimdLevel::Scalar: break;
+    }
+    return detail::rows_scalar;
+}
+
+// One unit of work: rows [r0, r1) of one task. Units are handed to threads by cumulative cost.
+struct Unit {
+    int task;
+    int64_t r0, r1;
+};
+
+constexpr int64_t kRowBlock = 16;  // multiple of every ISA's row tile
+
+// Per-task bf16 copies of the activations for the FastBF16 path (reused between calls).
+thread_local std::vector<uint16_t> t_xb;
+// Per-task permuted float32 copies of the activations for the AVX-512 BF16 path.
+thread_local std::vector<float> t_xp;
+
 }  // namespace
+
+namespace detail {
+
+void rows_scalar(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n,
+                 float* Y, int64_t ldy) {
+    const size_t row_bytes = static_cast<size_t>(cols) * dtype_size(wt);
+    for (int64_t r = r0; r < r1; ++r) {
+        const void* row = static_cast<const char*>(W) + r * row_bytes;
+        for (int64_t i = 0; i < n; ++i) Y[i * ldy + r] = row_dot_scalar(wt, row, X + i * cols, cols);
+    }
+}
+
+uint64_t read_sum_scalar(const void* p, size_t bytes) {
+    const uint64_t* u = static_cast<const uint64_t*>(p);
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i + 4 <= bytes / 8; i += 4) {
+        a += u[i];
+        b += u[i + 1];
+        c += u[i + 2];
+        d += u[i + 3];
+    }
+    return a + b + c + d;
+}
+
+}  // namespace detail
 
 const char* simd_name(SimdLevel level) {
     switch (level) {
@@ -90,37 +148,193 @@ SimdLevel simd_level() {
 
 void set_simd_level(SimdLevel level) { g_level.store(static_cast<int>(std::min(level, simd_detected()))); }
 
-void matvec(DType wt, const void* W, int64_t rows, int64_t cols, const float* x, float* y, ThreadPool* pool) {
-    const size_t row_bytes = static_cast<size_t>(cols) * dtype_size(wt);
-    auto body = [&](int64_t r0, int64_t r1, int) {
-        for (int64_t r = r0; r < r1; ++r)
-            y[r] = row_dot_scalar(wt, static_cast<const char*>(W) + r * row_bytes, x, cols);
+MatmulPrecision matmul_precision() {
+    int p = g_precision.load(std::memory_order_relaxed);
+    if (p < 0) {
+        const char* e = std::getenv("MOESCOPE_FAST_BF16");
+        p = (e && *e && std::strcmp(e, "0") != 0) ? 1 : 0;
+        g_precision.store(p, std::memory_order_relaxed);
+    }
+    return static_cast<MatmulPrecision>(p);
+}
+
+void set_matmul_precision(MatmulPrecision p) { g_precision.store(static_cast<int>(p)); }
+
+void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
+    const SimdLevel level = simd_level();
+    const RowsFn rows = rows_fn(level);
+    const bool fast_ok = level == SimdLevel::AVX512BF16 && matmul_precision() == MatmulPrecision::FastBF16;
+
+    // Per task, how its activations are prepared (once, before the parallel part; tasks sharing the
+    // same X, e.g. gate_proj and up_proj, share the prepared copy):
+    //   Plain: used as given; Perm: BF16 weights on AVX-512, activations permuted even/odd;
+    //   Fast: FastBF16 opt-in, activations rounded to bf16.
+    enum Prep : uint8_t { Plain, Perm, Fast };
+    std::vector<uint8_t> prep(static_cast<size_t>(n_tasks), Plain);
+    std::vector<int64_t> off(static_cast<size_t>(n_tasks), -1);
+    size_t f32_total = 0, bf16_total = 0;
+    for (int k = 0; k < n_tasks; ++k) {
+        const MatTask& t = tasks[k];
+        if (t.wt != DType::BF16 || t.rows <= 0 || t.n <= 0 || level < SimdLevel::AVX512) continue;
+        prep[k] = (fast_ok && t.n >= 2) ? Fast : Perm;
+        for (int j = 0; j < k && off[k] < 0; ++j)
+            if (prep[j] == prep[k] && tasks[j].X == t.X && tasks[j].n == t.n && tasks[j].cols == t.cols) off[k] = off[j];
+        if (off[k] >= 0) continue;
+        const size_t sz = static_cast<size_t>(t.n) * static_cast<size_t>((t.cols + 31) / 32 * 32);
+        size_t& total = prep[k] == Fast ? bf16_total : f32_total;
+        off[k] = static_cast<int64_t>(total);
+        total += sz;
+        if (t_xp.size() < f32_total) t_xp.resize(f32_total);
+        if (t_xb.size() < bf16_total) t_xb.resize(bf16_total);
+        const int64_t ld = (t.cols + 31) / 32 * 32;
+        if (prep[k] == Fast) detail::to_bf16_avx512bf16(t.X, t.cols, 0, t.n, t_xb.data() + off[k], ld);
+        else detail::perm_bf16_avx512(t.X, t.cols, 0, t.n, t_xp.data() + off[k], ld);
+    }
+    const float* xp = t_xp.data();
+    const uint16_t* xb = t_xb.data();
+
+    auto run_unit = [&](const Unit& u) {
+        const MatTask& t = tasks[u.task];
+        const int64_t ld = (t.cols + 31) / 32 * 32;
+        switch (prep[u.task]) {
+            case Fast:
+                detail::rows_avx512bf16_fast(static_cast<const uint16_t*>(t.W), t.cols, u.r0, u.r1, xb + off[u.task],
+                                             ld, t.n, t.Y, t.rows);
+                break;
+            case Perm:
+                detail::rows_avx512_bf16p(static_cast<const uint16_t*>(t.W), t.cols, u.r0, u.r1, xp + off[u.task], ld,
+                                          t.n, t.Y, t.rows);
+                break;
+            default: rows(t.wt, t.W, t.cols, u.r0, u.r1, t.X, t.n, t.Y, t.rows);
+        }
     };
-    if (pool) pool->parallel_for(rows, body, 16);
-    else body(0, rows, 0);
+
+    const int T = pool ? pool->size() : 1;
+    if (T <= 1) {
+        for (int k = 0; k < n_tasks; ++k)
+            if (tasks[k].rows > 0 && tasks[k].n > 0) run_unit(Unit{k, 0, tasks[k].rows});
+        return;
+    }
+    // Split into row blocks, then give thread j the blocks whose starting cumulative cost falls in
+    // [j·C/T, (j+1)·C/T): contiguous, balanced by rows·n·cols, and fixed for a given thread count.
+    std::vector<Unit> units;
+    std::vector<double> start_cost;
+    units.reserve(64);
+    start_cost.reserve(64);
+    double total = 0;
+    for (int k = 0; k < n_tasks; ++k) {
+        const MatTask& t = tasks[k];
+        if (t.rows <= 0 || t.n <= 0) continue;
+        const double per_row = static_cast<double>(t.n) * static_cast<double>(t.cols + 16);
+        for (int64_t r = 0; r < t.rows; r += kRowBlock) {
+            const int64_t r1 = std::min(t.rows, r + kRowBlock);
+            units.push_back(Unit{k, r, r1});
+            start_cost.push_back(total);
+            total += per_row * static_cast<double>(r1 - r);
+        }
+    }
+    if (units.empty()) return;
+    // first[j] = index of the first unit owned by a thread >= j (owners are non-decreasing in u).
+    std::vector<size_t> first(static_cast<size_t>(T) + 1, units.size());
+    int next = 0;
+    for (size_t u = 0; u < units.size(); ++u) {
+        const int owner = std::min(T - 1, static_cast<int>(start_cost[u] * T / total));
+        while (next <= owner) first[static_cast<size_t>(next++)] = u;
+    }
+    pool->parallel_for(
+        T,
+        [&](int64_t b, int64_t e, int) {
+            for (int64_t j = b; j < e; ++j)
+                for (size_t u = first[j]; u < first[j + 1]; ++u) run_unit(units[u]);
+        },
+        1);
+}
+
+void matvec(DType wt, const void* W, int64_t rows, int64_t cols, const float* x, float* y, ThreadPool* pool) {
+    const MatTask t{wt, W, rows, cols, x, 1, y};
+    matmul_batch(&t, 1, pool);
 }
 
 void matmul(DType wt, const void* W, int64_t rows, int64_t cols, const float* X, int64_t n, float* Y,
             ThreadPool* pool) {
-    const size_t row_bytes = static_cast<size_t>(cols) * dtype_size(wt);
-    auto body = [&](int64_t r0, int64_t r1, int) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const void* row = static_cast<const char*>(W) + r * row_bytes;
-            for (int64_t i = 0; i < n; ++i) Y[i * rows + r] = row_dot_scalar(wt, row, X + i * cols, cols);
-        }
-    };
-    if (pool) pool->parallel_for(rows, body, 16);
-    else body(0, rows, 0);
+    const MatTask t{wt, W, rows, cols, X, n, Y};
+    matmul_batch(&t, 1, pool);
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) {
+    switch (simd_level()) {
+        case SimdLevel::AVX512BF16:
+        case SimdLevel::AVX512: return detail::dot_avx512(a, b, n);
+        case SimdLevel::AVX2: return detail::dot_avx2(a, b, n);
+        case SimdLevel::Scalar: break;
+    }
     float acc = 0.0f;
     for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
     return acc;
 }
 
 void axpy_f32(int64_t n, float a, const float* x, float* y) {
+    switch (simd_level()) {
+        case SimdLevel::AVX512BF16:
+        case SimdLevel::AVX512: return detail::axpy_avx512(n, a, x, y);
+        case SimdLevel::AVX2: return detail::axpy_avx2(n, a, x, y);
+        case SimdLevel::Scalar: break;
+    }
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+BandwidthSample measure_read_bandwidth(ThreadPool* pool, size_t bytes, int repeats) {
+    const int T = pool ? pool->size() : 1;
+    const size_t share = std::max<size_t>(256, bytes / static_cast<size_t>(T) / 4096 * 4096);
+    bytes = share * static_cast<size_t>(T);
+    repeats = std::max(1, repeats);
+    struct Free {
+        void operator()(char* p) const { ::operator delete[](p, std::align_val_t(4096)); }
+    };
+    std::unique_ptr<char[], Free> buf(static_cast<char*>(::operator new[](bytes, std::align_val_t(4096))));
+    const SimdLevel level = simd_level();
+    auto read = [&](const void* p, size_t n) -> uint64_t {
+        switch (level) {
+            case SimdLevel::AVX512BF16:
+            case SimdLevel::AVX512: return detail::read_sum_avx512(p, n);
+            case SimdLevel::AVX2: return detail::read_sum_avx2(p, n);
+            case SimdLevel::Scalar: break;
+        }
+        return detail::read_sum_scalar(p, n);
+    };
+    std::vector<uint64_t> sink(static_cast<size_t>(T), 0);
+    auto pass = [&](bool write) {
+        auto body = [&](int64_t b, int64_t e, int) {
+            for (int64_t j = b; j < e; ++j) {
+                char* p = buf.get() + static_cast<size_t>(j) * share;
+                // First touch from the thread that reads it later (page placement).
+                if (write) std::memset(p, static_cast<int>(j + 1), share);
+                sink[static_cast<size_t>(j)] += read(p, share);
+            }
+        };
+        if (pool) pool->parallel_for(T, body, 1);
+        else body(0, 1, 0);
+    };
+    pass(true);
+    std::vector<double> gbps;
+    for (int i = 0; i < repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        pass(false);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        gbps.push_back(static_cast<double>(bytes) / s / 1e9);
+    }
+    volatile uint64_t keep = 0;
+    for (uint64_t v : sink) keep = keep + v;
+    (void)keep;
+    std::sort(gbps.begin(), gbps.end());
+    BandwidthSample out;
+    out.repeats = repeats;
+    out.bytes = bytes;
+    out.threads = T;
+    out.gbps_min = gbps.front();
+    out.gbps_max = gbps.back();
+    out.gbps_median = gbps.size() % 2 ? gbps[gbps.size() / 2] : 0.5 * (gbps[gbps.size() / 2 - 1] + gbps[gbps.size() / 2]);
+    return out;
 }
 
 }  // namespace moescope::cpu

@@ -3,6 +3,19 @@
 // widened in registers; activations and accumulation are float32. Every entry point dispatches at run
 // time to the best SIMD path the CPU offers (see simd_level()); MOESCOPE_SIMD=scalar|avx2|avx512|
 // avx512bf16 forces one (tests use it). The scalar path is the reference the others are tested against.
+//
+// Determinism: every output element y[r] (or Y[i][r]) is computed by one thread, in an order of
+// operations that depends only on the SIMD level, `cols`, and whether n == 1 (matvec order: one row
+// streamed with two accumulators) or n >= 2 (register-tile order) — not on the thread count, the tile
+// or token block it falls in, or whether it came from matvec, matmul or matmul_batch. So results are
+// bit-identical across thread counts, and matmul(n=1) == matvec, on a given SIMD level; a token's row
+// from a multi-token matmul may differ from its matvec in the last bits.
+//
+// Accuracy: the default (Exact) precision keeps float32 activations on every level. The opt-in
+// MatmulPrecision::FastBF16 (or MOESCOPE_FAST_BF16=1) lets matmul with BF16 weights on an AVX512-BF16 CPU
+// round the activations to bf16 and use vdpbf16ps — about twice the prefill FLOP rate, relative error
+// ~2^-9 of sum|w·x| — and is never used unless asked for. See docs/cpu_kernels.md.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -18,6 +31,10 @@ SimdLevel simd_detected();          // what this CPU supports
 SimdLevel simd_level();             // what the kernels use now (env override, else detected)
 void set_simd_level(SimdLevel level);  // clamps to simd_detected()
 
+enum class MatmulPrecision : int { Exact = 0, FastBF16 = 1 };
+MatmulPrecision matmul_precision();          // MOESCOPE_FAST_BF16=1 in the environment, else Exact
+void set_matmul_precision(MatmulPrecision p);
+
 // Matrix-vector product for decode.
 //   W: [rows][cols] row-major in dtype wt (an nn.Linear weight: out_features x in_features)
 //   x: [cols] float32, y: [rows] float32
@@ -30,9 +47,35 @@ void matvec(DType wt, const void* W, int64_t rows, int64_t cols, const float* x,
 void matmul(DType wt, const void* W, int64_t rows, int64_t cols, const float* X, int64_t n, float* Y,
             ThreadPool* pool);
 
+// Several independent products in ONE pool dispatch (e.g. an expert's gate_proj and up_proj, or all k
+// selected experts of a decode token): saves the wake-up cost of one parallel_for per matrix. Work is
+// split across threads by cost (rows·n), deterministically for a given thread count.
+//   each task: Y[i][r] = sum_c W[r][c] * X[i][c] for i < n, r < rows   (n = 1 is a matvec)
+struct MatTask {
+    DType wt = DType::BF16;
+    const void* W = nullptr;  // [rows][cols]
+    int64_t rows = 0, cols = 0;
+    const float* X = nullptr;  // [n][cols]
+    int64_t n = 1;
+    float* Y = nullptr;  // [n][rows]
+};
+void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool);
+
 // Dot product of float32 vectors of length n (attention scores).
 float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a * x[i] (attention value accumulation).
 void axpy_f32(int64_t n, float a, const float* x, float* y);
+
+// Streaming-read bandwidth of this machine, GB/s (1e9 bytes/s): each of the pool's threads sums its
+// contiguous share of a `bytes`-long buffer (make it much larger than the last-level cache) with the
+// widest loads the current SIMD level has. Returns one figure per repeat (the first pass, which also
+// faults the pages in, is not counted). Used by `moescope-cli bench` and bench/kernels_bench.
+struct BandwidthSample {
+    double gbps_median = 0, gbps_min = 0, gbps_max = 0;
+    int repeats = 0;
+    size_t bytes = 0;
+    int threads = 1;
+};
+BandwidthSample measure_read_bandwidth(ThreadPool* pool, size_t bytes, int repeats);
 
 }  // namespace moescope::cpu

@@ -1,0 +1,47 @@
+#pragma once
+// Internal interface between the dispatcher (kernels.cpp) and the per-ISA kernel files
+// (kernels_avx2.cpp, kernels_avx512.cpp, kernels_avx512bf16.cpp), each compiled with its own -m flags
+// (engine/CMakeLists.txt) so that the rest of the engine stays baseline x86-64.
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/dtype.h"
+
+namespace moescope::cpu::detail {
+
+// Rows [r0, r1) of Y = X · Wᵀ for all n tokens:
+//   W: [rows][cols] in dtype wt, X: [n][cols] float32 (contiguous), Y[i * ldy + r] for i < n.
+// Each Y element is one dot product whose order of operations depends only on the ISA and cols.
+void rows_scalar(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n,
+                 float* Y, int64_t ldy);
+void rows_avx2(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n,
+               float* Y, int64_t ldy);
+void rows_avx512(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n,
+                 float* Y, int64_t ldy);
+
+// AVX-512 BF16-weight path used by default for BF16 (exact float32 activations): Xp holds the activations
+// permuted by perm_bf16_avx512 ([16 even | 16 odd] columns per 32-column block, zero padding,
+// ldxp = cols rounded up to 32), so that the weights widen with one shift / one AND per 32 columns.
+void rows_avx512_bf16p(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1, const float* Xp, int64_t ldxp,
+                       int64_t n, float* Y, int64_t ldy);
+void perm_bf16_avx512(const float* X, int64_t cols, int64_t i0, int64_t i1, float* Xp, int64_t ldxp);
+
+// Opt-in fast path (MatmulPrecision::FastBF16): BF16 weights against activations already rounded to
+// bf16, Xb: [n][ldxb] with ldxb = cols rounded up to 32 and zero padding, vdpbf16ps accumulation.
+void rows_avx512bf16_fast(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1, const uint16_t* Xb,
+                          int64_t ldxb, int64_t n, float* Y, int64_t ldy);
+// Round-to-nearest-even float32 -> bf16 of tokens [i0, i1) of X [n][cols] into Xb [n][ldxb] (zero pad).
+void to_bf16_avx512bf16(const float* X, int64_t cols, int64_t i0, int64_t i1, uint16_t* Xb, int64_t ldxb);
+
+float dot_avx2(const float* a, const float* b, int64_t n);
+float dot_avx512(const float* a, const float* b, int64_t n);
+void axpy_avx2(int64_t n, float a, const float* x, float* y);
+void axpy_avx512(int64_t n, float a, const float* x, float* y);
+
+// Reads `bytes` (a multiple of 256) from p and returns a value depending on all of it (so the
+// compiler cannot drop the loads).
+uint64_t read_sum_scalar(const void* p, size_t bytes);
+uint64_t read_sum_avx2(const void* p, size_t bytes);
+uint64_t read_sum_avx512(const void* p, size_t bytes);
+
+}  // namespace moescope::cpu::detail
