@@ -17,6 +17,14 @@ struct InterventionMarker {
     QString text;       // human-readable summary of the change
 };
 
+// The routing of one token across all MoE layers: [n_moe][k_max], best first, -1/0 padded.
+struct TokenRouting {
+    int k_max = 0;
+    std::vector<int> experts;   // [n_moe * k_max]
+    std::vector<float> weights;  // [n_moe * k_max]
+    bool empty() const { return experts.empty(); }
+};
+
 struct RunData {
     QString title;
     QString modelName;
