@@ -1,0 +1,154 @@
+// Attention of the CPU forward pass: standard GQA (architectures.md §1.3, with the qwen3 per-head and
+// OLMoE full-width q/k norms) and DeepSeek MLA (§2.5), both over the shared KV cache and `attend`.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/cpu/forward.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/thread_pool.h"
+
+namespace moescope::cpu {
+
+namespace {
+float* buf(std::vector<float>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+void add_bias(float* y, const std::vector<float>& b, int T) {
+    if (b.empty()) return;
+    const size_t n = b.size();
+    for (int t = 0; t < T; ++t)
+        for (size_t i = 0; i < n; ++i) y[t * n + i] += b[i];
+}
+}  // namespace
+
+// Scaled dot-product attention of T new queries over cached keys [lo, pos], causal (and sliding window):
+//   s_j = (q_h · k_j) * scale ; p = softmax(s) ; out_h = Σ_j p_j v_j
+// q: [T][nh][q_stride] (first dq values used); out: [T][nh][dv]. Head h reads cache head h / (nh / heads).
+void CpuForward::attend(int layer, KVCache& cache, int64_t pos0, int T, const float* q, int q_stride, int dq,
+                        float* out, bool want_sink) {
+    const int nh = c_.n_heads, heads = cache.heads, dv = cache.dv, dk = cache.dk;
+    const int group = nh / heads;
+    const float scale = static_cast<float>(c_.attention_scale());
+    const int64_t ctx = pos0 + T;
+    const int nthreads = pool_ ? pool_->size() : 1;
+    float* scores_all = buf(s_.scores, static_cast<size_t>(nthreads) * ctx);
+    float* sink = want_sink ? buf(s_.sink, static_cast<size_t>(T) * nh) : nullptr;
+    const float* K = cache.k[layer].data();
+    const float* Vc = cache.v[layer].data();
+    auto work = [&](int64_t begin, int64_t end, int ti) {
+        float* sc = scores_all + static_cast<size_t>(ti) * ctx;
+        for (int64_t item = begin; item < end; ++item) {
+            const int t = static_cast<int>(item / nh), h = static_cast<int>(item % nh);
+            const int64_t pos = pos0 + t;
+            const int kvh = h / group;
+            int64_t lo = 0;
+            if (c_.sliding_window > 0) lo = std::max<int64_t>(0, pos - c_.sliding_window + 1);
+            const float* qh = q + (static_cast<size_t>(t) * nh + h) * q_stride;
+            float mx = -INFINITY;
+            for (int64_t j = lo; j <= pos; ++j) {
+                const float s = dot_f32(qh, K + (j * heads + kvh) * dk, dq) * scale;
+                sc[j] = s;
+                mx = std::max(mx, s);
+            }
+            float sum = 0.0f;
+            for (int64_t j = lo; j <= pos; ++j) {
+                sc[j] = std::exp(sc[j] - mx);
+                sum += sc[j];
+            }
+            float* o = out + (static_cast<size_t>(t) * nh + h) * dv;
+            std::fill(o, o + dv, 0.0f);
+            for (int64_t j = lo; j <= pos; ++j) axpy_f32(dv, sc[j] / sum, Vc + (j * heads + kvh) * dv, o);
+            if (sink) sink[t * nh + h] = lo == 0 ? sc[0] / sum : 0.0f;
+        }
+    };
+    if (pool_ && int64_t(T) * nh > 1) pool_->parallel_for(int64_t(T) * nh, work);
+    else work(0, int64_t(T) * nh, 0);
+}
+
+void CpuForward::attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, bool want_sink) {
+    const AttentionWeights& A = model_.weights().layers[layer].attn;
+    const int nh = c_.n_heads, nkv = c_.n_kv_heads, D = c_.head_dim;
+    const float* xn = s_.xn.data();
+    float* q = buf(s_.q, static_cast<size_t>(T) * nh * D);    // [T][nh*D]
+    float* k = buf(s_.kk, static_cast<size_t>(T) * nkv * D);  // [T][nkv*D]
+    float* v = buf(s_.vv, static_cast<size_t>(T) * nkv * D);  // [T][nkv*D]
+    matmul_rows(A.q, xn, T, q);
+    matmul_rows(A.k, xn, T, k);
+    matmul_rows(A.v, xn, T, v);
+    add_bias(q, A.q_bias, T);
+    add_bias(k, A.k_bias, T);
+    add_bias(v, A.v_bias, T);
+    if (c_.clip_qkv > 0.0f) {  // OLMoE clip_qkv: clamp q, k, v to [-clip, clip]
+        const float cl = c_.clip_qkv;
+        for (size_t i = 0; i < size_t(T) * nh * D; ++i) q[i] = std::clamp(q[i], -cl, cl);
+        for (size_t i = 0; i < size_t(T) * nkv * D; ++i) {
+            k[i] = std::clamp(k[i], -cl, cl);
+            v[i] = std::clamp(v[i], -cl, cl);
+        }
+    }
+    for (int t = 0; t < T; ++t) {
+        float* qt = q + static_cast<size_t>(t) * nh * D;
+        float* kt = k + static_cast<size_t>(t) * nkv * D;
+        if (c_.qk_norm == QkNorm::Full) {  // OLMoE: RMSNorm over the whole projection, before the head split
+            rms_norm(qt, A.q_norm.data(), nh * D, c_.rms_norm_eps, qt);
+            rms_norm(kt, A.k_norm.data(), nkv * D, c_.rms_norm_eps, kt);
+        } else if (c_.qk_norm == QkNorm::PerHead) {  // Qwen3-MoE: RMSNorm over head_dim per head
+            for (int h = 0; h < nh; ++h) rms_norm(qt + h * D, A.q_norm.data(), D, c_.rms_norm_eps, qt + h * D);
+            for (int h = 0; h < nkv; ++h) rms_norm(kt + h * D, A.k_norm.data(), D, c_.rms_norm_eps, kt + h * D);
+        }
+        const int64_t pos = pos0 + t;
+        for (int h = 0; h < nh; ++h) rope_.apply(qt + h * D, pos);
+        for (int h = 0; h < nkv; ++h) rope_.apply(kt + h * D, pos);
+        std::copy(kt, kt + nkv * D, cache.key(layer, pos));
+        std::copy(v + static_cast<size_t>(t) * nkv * D, v + static_cast<size_t>(t + 1) * nkv * D, cache.value(layer, pos));
+    }
+    float* attn = buf(s_.attn, static_cast<size_t>(T) * nh * D);  // [T][nh*D]
+    attend(layer, cache, pos0, T, q, D, D, attn, want_sink);
+    matmul_rows(A.o, attn, T, s_.tmp.data());  // [T][H]
+    add_bias(s_.tmp.data(), A.o_bias, T);
+}
+
+void CpuForward::attention_mla(int layer, KVCache& cache, int64_t pos0, int T, bool want_sink) {
+    const AttentionWeights& A = model_.weights().layers[layer].attn;
+    const int nh = c_.n_heads, nope = c_.qk_nope_head_dim, rope = c_.qk_rope_head_dim, dv = c_.v_head_dim;
+    const int kvl = c_.kv_lora_rank, dq = nope + rope;
+    constexpr float kLoraEps = 1e-6f;  // HF hard-wires eps=1e-6 for q_a_layernorm / kv_a_layernorm
+    const float* xn = s_.xn.data();
+    float* q = buf(s_.q, static_cast<size_t>(T) * nh * dq);  // [T][nh][nope+rope]
+    if (c_.q_lora_rank > 0) {
+        float* qa = buf(s_.lat, static_cast<size_t>(T) * c_.q_lora_rank);  // [T][q_lora]
+        matmul_rows(A.q_a, xn, T, qa);
+        for (int t = 0; t < T; ++t)
+            rms_norm(qa + t * c_.q_lora_rank, A.q_a_norm.data(), c_.q_lora_rank, kLoraEps, qa + t * c_.q_lora_rank);
+        matmul_rows(A.q_b, qa, T, q);  // q = q_b(rms(q_a(x)))
+    } else {
+        matmul_rows(A.q, xn, T, q);
+    }
+    float* ckv = buf(s_.kk, static_cast<size_t>(T) * (kvl + rope));  // [T][kv_lora + rope] = [c | k_rot]
+    matmul_rows(A.kv_a, xn, T, ckv);
+    float* cn = buf(s_.lat2, static_cast<size_t>(T) * kvl);  // [T][kv_lora] = rms(c)
+    for (int t = 0; t < T; ++t) rms_norm(ckv + t * (kvl + rope), A.kv_a_norm.data(), kvl, kLoraEps, cn + t * kvl);
+    float* kv = buf(s_.vv, static_cast<size_t>(T) * nh * (nope + dv));  // [T][nh][nope + v]
+    matmul_rows(A.kv_b, cn, T, kv);
+    for (int t = 0; t < T; ++t) {
+        const int64_t pos = pos0 + t;
+        float* krot = ckv + t * (kvl + rope) + kvl;  // one rope key shared by all heads
+        rope_.apply(krot, pos);
+        float* kc = cache.key(layer, pos);    // [nh][nope+rope]
+        float* vc = cache.value(layer, pos);  // [nh][dv]
+        for (int h = 0; h < nh; ++h) {
+            rope_.apply(q + (static_cast<size_t>(t) * nh + h) * dq + nope, pos);
+            const float* kvh = kv + (static_cast<size_t>(t) * nh + h) * (nope + dv);
+            std::copy(kvh, kvh + nope, kc + h * dq);
+            std::copy(krot, krot + rope, kc + h * dq + nope);
+            std::copy(kvh + nope, kvh + nope + dv, vc + h * dv);
+        }
+    }
+    float* attn = buf(s_.attn, static_cast<size_t>(T) * nh * dv);  // [T][nh*dv]
+    attend(layer, cache, pos0, T, q, dq, dq, attn, want_sink);
+    matmul_rows(A.o, attn, T, s_.tmp.data());  // [T][H]
+    add_bias(s_.tmp.data(), A.o_bias, T);
+}
+
+}  // namespace moescope::cpu

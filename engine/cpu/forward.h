@@ -1,0 +1,94 @@
+#pragma once
+// The CPU forward pass: the reference implementation (the oracle the other backends are tested
+// against). Float32 compute from BF16/F16/F32 weights. Notation: T tokens in this call, H hidden size,
+// nh query heads, nkv key/value heads, D head width, E experts, I expert width, V vocab.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/cpu/router.h"
+#include "engine/interventions.h"
+#include "engine/model/model.h"
+#include "engine/routing_tap.h"
+
+namespace moescope::cpu {
+
+class ThreadPool;
+
+// Keys and values of every layer for positions [0, n). Layout per layer: K [pos][heads][dk],
+// V [pos][heads][dv] (heads = nkv for GQA, nh for MLA with the shared rope key broadcast per head), so
+// appending a token never moves earlier entries. Capacity grows geometrically (no per-token allocation).
+struct KVCache {
+    int64_t n = 0;
+    int64_t capacity = 0;
+    int heads = 0, dk = 0, dv = 0;
+    std::vector<std::vector<float>> k, v;  // [n_layers]
+
+    void init(const ModelConfig& c);
+    void ensure(int64_t tokens);  // capacity for `tokens` positions
+    float* key(int layer, int64_t pos) { return k[layer].data() + (pos * heads) * dk; }
+    float* value(int layer, int64_t pos) { return v[layer].data() + (pos * heads) * dv; }
+};
+
+// Precomputed rotary tables: cos/sin [max_pos][rot/2] are computed on demand per position.
+struct Rope {
+    int dim = 0;                  // rotary width (head_dim, or qk_rope_head_dim for MLA)
+    bool interleaved = false;     // pairs (2i, 2i+1) instead of (i, i + d/2)
+    float attention_factor = 1.0f;
+    std::vector<float> inv_freq;  // [dim/2]
+    void init(const ModelConfig& c);
+    // Rotates x[0..dim) in place for position pos.
+    void apply(float* x, int64_t pos) const;
+};
+
+class CpuForward {
+public:
+    CpuForward(const Model& model, ThreadPool* pool);
+
+    // Runs tokens at positions [cache.n, cache.n + T), appends their K/V to the cache and writes logits:
+    // [V] of the last position, or [T][V] when all_logits. `step` is reported in the events.
+    void run(KVCache& cache, std::span<const int32_t> tokens, const Interventions& iv, RoutingObserver* obs,
+             int step, bool all_logits, std::vector<float>& logits);
+
+private:
+    struct Scratch {
+        std::vector<float> x, xn, tmp;             // [T][H]
+        std::vector<float> q, kk, vv, attn;        // projections and attention output
+        std::vector<float> lat, lat2;              // MLA latents
+        std::vector<float> scores;                 // [threads][ctx]
+        std::vector<float> sink;                   // [T][nh] attention mass on position 0
+        std::vector<float> router;                 // [T][E]
+        std::vector<float> shared_gate;            // [T]
+        std::vector<float> gx, g, u, d;            // gathered expert inputs / intermediates / outputs
+        std::vector<float> out_norm, out_max;      // [T][k] activations per selected expert
+        std::vector<int32_t> out_ch;
+        std::vector<std::vector<int32_t>> sel_e;   // [T] selected experts
+        std::vector<std::vector<float>> sel_w;     // [T] weights
+        std::vector<std::vector<int32_t>> by_expert;  // [E] token indices
+        std::vector<std::vector<int32_t>> slot_of;    // [E] slot of the expert in the token's selection
+        RouteScratch route;
+        RouteResult rr;
+        std::vector<LayerInterventions> li;        // [n_layers]
+        std::vector<float> hn;                     // final norm rows
+    };
+
+    void attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, bool want_sink);
+    void attention_mla(int layer, KVCache& cache, int64_t pos0, int T, bool want_sink);
+    void attend(int layer, KVCache& cache, int64_t pos0, int T, const float* q, int q_stride, int dq, float* out,
+                bool want_sink);
+    void moe(int layer, int64_t pos0, std::span<const int32_t> tokens, RoutingObserver* obs, CaptureLevel level,
+             int step);
+    void mlp(const MlpWeights& w, const float* x, int n, float* out);  // out[n][H] = mlp(x[n][H])
+    void matmul_rows(const MatrixView& w, const float* x, int n, float* y);
+
+    const Model& model_;
+    const ModelConfig& c_;
+    ThreadPool* pool_;
+    Rope rope_;
+    Scratch s_;
+};
+
+// RMSNorm over n values: y = w * x / sqrt(mean(x²) + eps), float32 (HF LlamaRMSNorm).
+void rms_norm(const float* x, const float* w, int n, float eps, float* y);
+
+}  // namespace moescope::cpu
