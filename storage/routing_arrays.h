@@ -31,7 +31,7 @@ struct RoutingArrays {
 
     // Routing: [n_tokens][n_moe][k_max]
     std::vector<int16_t> experts;
-    std::vector<float> weights;
+    std::vector<float> weights;  // empty when the source has no weights (vLLM/SGLang imports: ids only)
 
     // Optional captures (empty when not recorded):
     std::vector<float> router_logits;     // [n_tokens][n_moe][n_experts]
@@ -46,6 +46,7 @@ struct RoutingArrays {
     size_t slot(int64_t t, int m, int j) const {
         return (static_cast<size_t>(t) * n_moe + m) * k_max + j;
     }
+    bool has_weights() const { return !weights.empty(); }
     bool has_logits() const { return !router_logits.empty(); }
     bool has_activations() const { return !down_proj_max.empty(); }
     bool has_layer_stats() const { return !hidden_max_abs.empty(); }
