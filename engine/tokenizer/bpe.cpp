@@ -6,10 +6,59 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/tokenizer/json_scan.h"
+#include "engine/tokenizer/unicode.h"
 
 namespace moescope::tok {
 
-void Bpe::load(const nlohmann::json& model, const std::string& where) {
+void MergeTable::reserve(std::size_t n) {
+    std::size_t cap = 16;
+    int bits = 4;
+    while (cap < n * 2) { cap <<= 1; ++bits; }
+    keys_.assign(cap, kEmpty);
+    values_.assign(cap, 0);
+    mask_ = cap - 1;
+    shift_ = 64 - bits;
+    size_ = 0;
+}
+
+void MergeTable::insert(uint64_t key, uint64_t value) {
+    if ((size_ + 1) * 2 > keys_.size()) {
+        std::vector<uint64_t> k = std::move(keys_), v = std::move(values_);
+        reserve(std::max<std::size_t>(size_ + 1, k.size()));
+        for (std::size_t i = 0; i < k.size(); ++i)
+            if (k[i] != kEmpty) insert(k[i], v[i]);
+    }
+    for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+        if (keys_[i] == key) return;
+        if (keys_[i] == kEmpty) {
+            keys_[i] = key;
+            values_[i] = value;
+            ++size_;
+            return;
+        }
+    }
+}
+
+void Bpe::add_merge(std::string_view a, std::string_view b, uint32_t rank, std::string& merged, const std::string& where) {
+    const auto ia = vocab_.find(a);
+    const auto ib = vocab_.find(b);
+    if (ia == vocab_.end() || ib == vocab_.end())
+        throw Error(where + ": model: merge #" + std::to_string(rank) + " refers to unknown token '" +
+                    std::string(ia == vocab_.end() ? a : b) + "'");
+    merged.assign(a);
+    std::string_view tail = b;
+    if (!continuing_prefix_.empty() && tail.substr(0, continuing_prefix_.size()) == continuing_prefix_)
+        tail.remove_prefix(continuing_prefix_.size());
+    merged.append(tail);
+    const auto im = vocab_.find(std::string_view(merged));
+    if (im == vocab_.end())
+        throw Error(where + ": model: merge #" + std::to_string(rank) + " produces '" + merged +
+                    "', which is not in the vocab");
+    merges_.insert((uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second), (uint64_t(rank) << 32) | uint32_t(im->second));
+}
+
+void Bpe::load(const nlohmann::json& model, const std::string& where, const ScannedModel* scanned) {
     const auto fail = [&](const std::string& why) { throw Error(where + ": model: " + why); };
     if (!model.is_object()) fail("not an object");
     const auto str_or_null = [&](const char* key) -> std::optional<std::string> {
@@ -32,16 +81,23 @@ void Bpe::load(const nlohmann::json& model, const std::string& where) {
     continuing_prefix_ = str_or_null("continuing_subword_prefix").value_or("");
     end_suffix_ = str_or_null("end_of_word_suffix").value_or("");
 
-    auto vit = model.find("vocab");
-    if (vit == model.end() || !vit->is_object()) fail("'vocab' must be an object of token -> id");
-    vocab_.reserve(vit->size());
     int64_t max_id = -1;
-    for (auto it = vit->begin(); it != vit->end(); ++it) {
-        if (!it.value().is_number_integer()) fail("vocab entry '" + it.key() + "' has a non-integer id");
-        const int64_t id = it.value().get<int64_t>();
-        if (id < 0 || id > 100000000) fail("vocab entry '" + it.key() + "' has out-of-range id " + std::to_string(id));
+    const auto add_vocab = [&](std::string key, int64_t id) {
+        if (id < 0 || id > 100000000) fail("vocab entry '" + key + "' has out-of-range id " + std::to_string(id));
         max_id = std::max(max_id, id);
-        vocab_.emplace(it.key(), static_cast<int32_t>(id));
+        vocab_.emplace(std::move(key), static_cast<int32_t>(id));
+    };
+    if (scanned && scanned->found_vocab) {
+        vocab_.reserve(scanned->vocab.size());
+        for (const auto& [k, id] : scanned->vocab) add_vocab(k, id);
+    } else {
+        auto vit = model.find("vocab");
+        if (vit == model.end() || !vit->is_object()) fail("'vocab' must be an object of token -> id");
+        vocab_.reserve(vit->size());
+        for (auto it = vit->begin(); it != vit->end(); ++it) {
+            if (!it.value().is_number_integer()) fail("vocab entry '" + it.key() + "' has a non-integer id");
+            add_vocab(it.key(), it.value().get<int64_t>());
+        }
     }
     id_to_token_.assign(static_cast<std::size_t>(max_id + 1), std::string());
     has_token_.assign(static_cast<std::size_t>(max_id + 1), false);
@@ -54,6 +110,13 @@ void Bpe::load(const nlohmann::json& model, const std::string& where) {
         if (it == vocab_.end()) fail("unk_token '" + *unk + "' is not in the vocab");
         unk_id_ = it->second;
     }
+    char_ids_.assign(kDirectChars, -1);
+    for (const auto& [tok, id] : vocab_) {
+        if (tok.empty() || tok.size() > 2) continue;
+        std::size_t i = 0;
+        const uint32_t cp = utf8_next(tok, i);
+        if (i == tok.size() && cp < kDirectChars) char_ids_[cp] = id;
+    }
     for (int b = 0; b < 256; ++b) {
         char name[8];
         std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -61,11 +124,18 @@ void Bpe::load(const nlohmann::json& model, const std::string& where) {
         byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
     }
 
+    std::string merged;
+    if (scanned && scanned->found_merges) {
+        merges_.reserve(scanned->merges.size());
+        uint32_t rank = 0;
+        for (const auto& [a, b] : scanned->merges) add_merge(a, b, rank++, merged, where);
+        merges_listed_ = scanned->merges.size();
+        return;
+    }
     auto mit = model.find("merges");
     if (mit == model.end() || mit->is_null()) return;   // a BPE without merges is legal (pure vocab)
     if (!mit->is_array()) fail("'merges' must be an array");
     merges_.reserve(mit->size());
-    std::string merged;
     uint32_t rank = 0;
     for (const auto& m : *mit) {
         std::string_view a, b;
@@ -82,22 +152,9 @@ void Bpe::load(const nlohmann::json& model, const std::string& where) {
         } else {
             fail("merge #" + std::to_string(rank) + " is neither \"a b\" nor [\"a\", \"b\"]");
         }
-        const auto ia = vocab_.find(a);
-        const auto ib = vocab_.find(b);
-        if (ia == vocab_.end() || ib == vocab_.end())
-            fail("merge #" + std::to_string(rank) + " refers to unknown token '" +
-                 std::string(ia == vocab_.end() ? a : b) + "'");
-        merged.assign(a);
-        std::string_view tail = b;
-        if (!continuing_prefix_.empty() && tail.substr(0, continuing_prefix_.size()) == continuing_prefix_)
-            tail.remove_prefix(continuing_prefix_.size());
-        merged.append(tail);
-        const auto im = vocab_.find(std::string_view(merged));
-        if (im == vocab_.end()) fail("merge #" + std::to_string(rank) + " produces '" + merged + "', which is not in the vocab");
-        const uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
-        merges_.emplace(key, (uint64_t(rank) << 32) | uint32_t(im->second));   // first (best) rank wins
-        ++rank;
+        add_merge(a, b, rank++, merged, where);
     }
+    merges_listed_ = mit->size();
 }
 
 std::optional<int32_t> Bpe::token_to_id(std::string_view token) const {
@@ -176,9 +233,18 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
             if (is_last) buf += end_suffix_;
             s = buf;
         }
-        if (auto it = vocab_.find(s); it != vocab_.end()) {
+        int32_t direct = -1;
+        if (s.data() != buf.data() && len <= 2) {
+            std::size_t k = 0;
+            const uint32_t cp = utf8_next(s, k);
+            if (cp < kDirectChars) direct = char_ids_[cp];
+        }
+        if (direct < 0) {
+            if (auto it = vocab_.find(s); it != vocab_.end()) direct = it->second;
+        }
+        if (direct >= 0) {
             if (pending_unk >= 0) { add(pending_unk); pending_unk = -1; }
-            add(it->second);
+            add(direct);
             continue;
         }
         if (byte_fallback_) {
@@ -206,9 +272,9 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
         if (right < 0) return;
         const uint64_t key = (uint64_t(uint32_t(syms[static_cast<std::size_t>(left)].id)) << 32) |
                              uint32_t(syms[static_cast<std::size_t>(right)].id);
-        auto it = merges_.find(key);
-        if (it == merges_.end()) return;
-        heap.push_back({uint32_t(it->second >> 32), uint32_t(left), int32_t(uint32_t(it->second))});
+        const uint64_t* m = merges_.find(key);
+        if (!m) return;
+        heap.push_back({uint32_t(*m >> 32), uint32_t(left), int32_t(uint32_t(*m))});
         std::push_heap(heap.begin(), heap.end());
     };
     for (int32_t k = 0; k + 1 < static_cast<int32_t>(syms.size()); ++k) try_pair(k);
@@ -221,8 +287,8 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
         Symbol& right = syms[static_cast<std::size_t>(left.next)];
         // Stale candidate: the pair changed since it was queued.
         const uint64_t key = (uint64_t(uint32_t(left.id)) << 32) | uint32_t(right.id);
-        auto it = merges_.find(key);
-        if (it == merges_.end() || int32_t(uint32_t(it->second)) != c.new_id) continue;
+        const uint64_t* m = merges_.find(key);
+        if (!m || int32_t(uint32_t(*m)) != c.new_id) continue;
         left.id = c.new_id;
         right.alive = false;
         left.next = right.next;

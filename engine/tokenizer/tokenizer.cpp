@@ -10,6 +10,7 @@
 #include "engine/tokenizer/added_vocab.h"
 #include "engine/tokenizer/bpe.h"
 #include "engine/tokenizer/components.h"
+#include "engine/tokenizer/json_scan.h"
 #include "engine/tokenizer/unicode.h"
 
 namespace moescope {
@@ -73,13 +74,13 @@ std::string token_name(const json& cfg, const char* key) {
     return {};
 }
 
-void load(Tokenizer::Impl& t, const json& root, const std::string& name) {
+void load(Tokenizer::Impl& t, const json& root, const std::string& name, const tok::ScannedModel* scanned) {
     if (!root.is_object()) throw Error(name + ": top level is not a JSON object");
     auto model = root.find("model");
     if (model == root.end()) throw Error(name + ": missing 'model'");
     const std::string type = model->is_object() ? model->value("type", std::string("BPE")) : std::string();
     if (type != "BPE") throw Error(name + ": unsupported model type '" + type + "' (only BPE is supported)");
-    t.bpe.load(*model, name);
+    t.bpe.load(*model, name, scanned);
 
     int32_t max_id = static_cast<int32_t>(t.bpe.vocab_size()) - 1;
     if (auto at = root.find("added_tokens"); at != root.end() && !at->is_null()) {
@@ -125,6 +126,22 @@ void load(Tokenizer::Impl& t, const json& root, const std::string& name) {
             t.raw_matcher.add(tk.content, &tk);
         }
     }
+}
+
+// Parses tokenizer.json (fast path for vocab/merges, see json_scan.h) and loads it into t.
+void load_document(Tokenizer::Impl& t, std::string_view text, const std::string& name) {
+    tok::ScannedModel scanned;
+    if (tok::scan_tokenizer_json(text, scanned)) {
+        json rest;
+        try {
+            rest = json::parse(scanned.rest);
+        } catch (const json::parse_error&) {
+            rest = parse_json(text, name);   // reports the error at its real offset
+        }
+        load(t, rest, name, &scanned);
+        return;
+    }
+    load(t, parse_json(text, name), name, nullptr);
 }
 
 // transformers' LlamaTokenizerFast (and its relatives) rebuild the post-processor from
@@ -185,10 +202,7 @@ Result<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json, std::str
     return try_result([&]() -> Tokenizer {
         auto impl = std::make_shared<Impl>();
         impl->source = name;
-        {
-            const json root = parse_json(tokenizer_json, name);
-            load(*impl, root, name);
-        }
+        load_document(*impl, tokenizer_json, name);
         if (!config_json.empty()) {
             const std::string cname = name + " (tokenizer_config.json)";
             apply_config(*impl, parse_json(config_json, cname), cname);
@@ -204,10 +218,7 @@ Result<Tokenizer> Tokenizer::from_file(const std::string& tokenizer_json_path, c
         const std::string text = read_file(tokenizer_json_path);
         auto impl = std::make_shared<Impl>();
         impl->source = tokenizer_json_path;
-        {
-            const json root = parse_json(text, tokenizer_json_path);
-            load(*impl, root, tokenizer_json_path);
-        }
+        load_document(*impl, text, tokenizer_json_path);
         if (!tokenizer_config_path.empty())
             apply_config(*impl, parse_json(read_file(tokenizer_config_path), tokenizer_config_path), tokenizer_config_path);
         Tokenizer t;

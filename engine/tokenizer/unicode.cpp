@@ -32,6 +32,10 @@ struct NormData {
     std::unordered_map<uint32_t, std::pair<uint32_t, uint32_t>> decomp;
     std::unordered_map<uint64_t, uint32_t> comp;
     std::unique_ptr<uint8_t[]> ccc;
+    // 1 when a code point may change under NFC or affect its neighbour: non-zero combining class,
+    // a decomposition that does not recompose (singletons, exclusions), or the second element of
+    // a composition. A string with none of these is already NFC (the UAX #15 quick check idea).
+    std::unique_ptr<uint8_t[]> nfc_unsafe;
 };
 
 const NormData& norm_data() {
@@ -45,9 +49,20 @@ const NormData& norm_data() {
             d.comp[(uint64_t(ucd::kCompositions[i].first) << 32) | ucd::kCompositions[i].second] =
                 ucd::kCompositions[i].composite;
         d.ccc.reset(new uint8_t[kMaxCp]());
+        d.nfc_unsafe.reset(new uint8_t[kMaxCp]());
         for (std::size_t i = 0; i < ucd::kCombiningRunCount; ++i)
-            for (uint32_t c = ucd::kCombiningRuns[i].first; c <= ucd::kCombiningRuns[i].last; ++c)
+            for (uint32_t c = ucd::kCombiningRuns[i].first; c <= ucd::kCombiningRuns[i].last; ++c) {
                 d.ccc[c] = ucd::kCombiningRuns[i].ccc;
+                d.nfc_unsafe[c] = 1;
+            }
+        for (std::size_t i = 0; i < ucd::kDecompositionCount; ++i) d.nfc_unsafe[ucd::kDecompositions[i].cp] = 1;
+        for (std::size_t i = 0; i < ucd::kCompositionCount; ++i) {
+            d.nfc_unsafe[ucd::kCompositions[i].composite] = 0;   // a primary composite is stable alone
+            d.nfc_unsafe[ucd::kCompositions[i].second] = 1;
+        }
+        for (std::size_t i = 0; i < ucd::kCompositionCount; ++i) d.nfc_unsafe[ucd::kCompositions[i].second] = 1;
+        for (uint32_t c = 0x1161; c <= 0x1175; ++c) d.nfc_unsafe[c] = 1;   // Hangul V jamo
+        for (uint32_t c = 0x11A8; c <= 0x11C2; ++c) d.nfc_unsafe[c] = 1;   // Hangul T jamo
         return d;
     }();
     return data;
@@ -232,9 +247,13 @@ std::string nfd(std::string_view s) {
 }
 
 std::string nfc(std::string_view s) {
-    bool ascii = std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-    if (ascii) return std::string(s);
     const NormData& d = norm_data();
+    bool stable = true;
+    for (std::size_t i = 0; i < s.size() && stable;) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) { ++i; continue; }
+        stable = !d.nfc_unsafe[utf8_next(s, i)];
+    }
+    if (stable) return std::string(s);
     std::vector<uint32_t> cps = decompose_ordered(s);
     // Canonical composition (UAX #15): combine each character with the last starter unless a
     // character in between blocks it (ccc 0, or ccc >= its own).
