@@ -1,8 +1,346 @@
-// moescope-cli bench — placeholder until its issue lands; replaced wholesale by the implementation.
+// moescope-cli bench [MODEL | --synthetic NAME [--layers N]] [--device cpu|cuda] [--threads N]
+//                    [--prompt-len P] [--gen-len G] [--capture LEVEL] [--repeats R] [--json]
+//
+// Batch-1 decode is memory-bound: its ceiling is (read bandwidth) / (bytes read per token). This command
+// measures both in the same run — the streaming-read bandwidth with the same thread count just before
+// the model runs — and reports decode as a fraction of that bound, plus prefill tokens/s and GFLOP/s,
+// and (with --capture) the cost of recording routing relative to no observer, interleaved in the same
+// repeats. Figures for the reference machine are kept in bench/README.md.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
 #include "app/cli/commands.h"
+#include "app/cli/model_flags.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/thread_pool.h"
+#include "engine/device.h"
+#include "engine/model/model.h"
+#include "engine/model/synthetic_model.h"
+#include "engine/routing_capture.h"
+#include "engine/session.h"
 
 namespace moescope::cli {
 
-int cmd_bench(const CommandArgs&) { return not_implemented("bench"); }
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Stats {
+    double median = 0, min = 0, max = 0;
+};
+Stats stats(std::vector<double> v) {
+    Stats s;
+    if (v.empty()) return s;
+    std::sort(v.begin(), v.end());
+    s.min = v.front();
+    s.max = v.back();
+    s.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    return s;
+}
+nlohmann::json to_json(const Stats& s) { return {{"median", s.median}, {"min", s.min}, {"max", s.max}}; }
+
+uint64_t bytes_of(const MatrixView& m) {
+    return m.present() ? static_cast<uint64_t>(m.rows * m.cols) * dtype_size(m.dtype) : 0;
+}
+uint64_t bytes_of(const MlpWeights& w) { return bytes_of(w.gate) + bytes_of(w.up) + bytes_of(w.down); }
+int64_t params_of(const MatrixView& m) { return m.present() ? m.rows * m.cols : 0; }
+int64_t params_of(const MlpWeights& w) { return params_of(w.gate) + params_of(w.up) + params_of(w.down); }
+
+// Weight bytes (and matrix parameters) one token reads: every attention, router, dense and shared
+// matrix, k routed experts per MoE layer, lm_head and one embedding row. Norm vectors are negligible.
+struct ActiveWeights {
+    uint64_t bytes = 0;
+    int64_t params = 0;  // multiply-adds per token in the matrices
+};
+ActiveWeights active_weights(const Model& m) {
+    const ModelWeights& W = m.weights();
+    const int k = m.config().top_k;
+    ActiveWeights a;
+    auto add = [&](const MatrixView& v) {
+        a.bytes += bytes_of(v);
+        a.params += params_of(v);
+    };
+    auto add_mlp = [&](const MlpWeights& w, int times) {
+        a.bytes += bytes_of(w) * static_cast<uint64_t>(times);
+        a.params += params_of(w) * times;
+    };
+    for (const LayerWeights& L : W.layers) {
+        for (const MatrixView* v : {&L.attn.q, &L.attn.k, &L.attn.v, &L.attn.o, &L.attn.q_a, &L.attn.q_b, &L.attn.kv_a,
+                                    &L.attn.kv_b})
+            add(*v);
+        if (L.is_moe) {
+            add(L.moe.router);
+            if (!L.moe.experts.empty()) add_mlp(L.moe.experts[0], k);  // experts of a layer share one shape
+            add_mlp(L.moe.shared, 1);
+            add(L.moe.shared_gate);
+        } else {
+            add_mlp(L.dense, 1);
+        }
+    }
+    add(W.lm_head);
+    a.bytes += static_cast<uint64_t>(W.embed.cols) * dtype_size(W.embed.dtype);  // one embedding row
+    return a;
+}
+
+// Attention FLOPs of a prefill of P tokens: per layer, position p attends to p+1 keys with a score
+// (dq multiply-adds) and a value accumulation (dv) per head.
+double attention_flops(const ModelConfig& c, int64_t p0, int64_t P) {
+    const double per_key = 2.0 * c.n_heads * (c.q_head_dim() + c.attn_v_head_dim());
+    double keys = 0;
+    for (int64_t p = p0; p < p0 + P; ++p) keys += static_cast<double>(p + 1);
+    return per_key * keys * c.n_layers;
+}
+
+// Touches one byte per page of every weight matrix so that page faults of the memory mapping are
+// not timed (the first pass over a freshly mapped file would otherwise dominate).
+uint64_t prefault(const Model& m) {
+    uint64_t sum = 0;
+    auto touch = [&](const MatrixView& v) {
+        const auto* p = static_cast<const volatile uint8_t*>(v.data);
+        const uint64_t n = bytes_of(v);
+        for (uint64_t i = 0; i < n; i += 4096) sum += p[i];
+    };
+    const ModelWeights& W = m.weights();
+    touch(W.embed);
+    touch(W.lm_head);
+    for (const LayerWeights& L : W.layers) {
+        for (const MatrixView* v : {&L.attn.q, &L.attn.k, &L.attn.v, &L.attn.o, &L.attn.q_a, &L.attn.q_b, &L.attn.kv_a,
+                                    &L.attn.kv_b, &L.moe.router, &L.moe.shared_gate, &L.dense.gate, &L.dense.up,
+                                    &L.dense.down, &L.moe.shared.gate, &L.moe.shared.up, &L.moe.shared.down})
+            touch(*v);
+        for (const MlpWeights& e : L.moe.experts) {
+            touch(e.gate);
+            touch(e.up);
+            touch(e.down);
+        }
+    }
+    return sum;
+}
+
+int32_t argmax(std::span<const float> v) {
+    return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+CaptureLevel parse_level(const std::string& s) {
+    if (s == "none") return CaptureLevel::None;
+    if (s == "routing" || s == "ids" || s == "ids+weights") return CaptureLevel::Routing;
+    if (s == "logits") return CaptureLevel::Logits;
+    if (s == "activations") return CaptureLevel::Activations;
+    throw UsageError("--capture must be none, routing, logits or activations (got '" + s + "')");
+}
+const char* level_name(CaptureLevel l) {
+    switch (l) {
+        case CaptureLevel::None: return "none";
+        case CaptureLevel::Routing: return "routing";
+        case CaptureLevel::Logits: return "logits";
+        case CaptureLevel::Activations: return "activations";
+    }
+    return "?";
+}
+
+struct RunTimes {
+    double prefill_s = 0, decode_s = 0;
+};
+
+// One repeat: a fresh session, prefill of the prompt, then gen_len greedy decode steps.
+RunTimes run_once(const Model& model, int threads, const std::vector<int32_t>& prompt, int gen_len,
+                  RoutingObserver* obs) {
+    SessionOptions so;
+    so.n_threads = threads;
+    Session s(model, so);
+    s.set_observer(obs);
+    RunTimes t;
+    auto t0 = Clock::now();
+    auto logits = s.prefill(prompt);
+    t.prefill_s = seconds_since(t0);
+    int32_t tok = argmax(logits);
+    t0 = Clock::now();
+    for (int i = 0; i < gen_len; ++i) tok = argmax(s.step(tok));
+    t.decode_s = seconds_since(t0);
+    return t;
+}
+
+}  // namespace
+
+int cmd_bench(const CommandArgs& argv) {
+    Args args;
+    args.positional("MODEL", "model folder (Hugging Face layout) or 'demo'", false)
+        .option("synthetic", "random-weight model with real shapes: olmoe-1b-7b, qwen3-30b-a3b, mixtral-8x7b, "
+                             "deepseek-v2-lite (tiny-olmoe for quick checks)")
+        .option("layers", "with --synthetic: keep only the first N layers")
+        .option("device", "cpu (default) or cuda")
+        .option("threads", "worker threads (default: all cores)")
+        .option("prompt-len", "prompt tokens to prefill (default 128)")
+        .option("gen-len", "tokens to decode (default 32)")
+        .option("capture", "also time decode with routing capture at this level (none, routing, logits, "
+                           "activations) and report the overhead")
+        .option("repeats", "repetitions; decode figures are the median over them (default 5)")
+        .option("bw-mib", "size of the bandwidth probe buffer in MiB (default 1024)")
+        .flag("json", "print one JSON object");
+    args.parse(argv);
+    if (args.help_requested()) {
+        std::cout << args.usage("bench");
+        return 0;
+    }
+    const bool has_model = args.pos("MODEL").has_value();
+    const bool synthetic = args.has("synthetic");
+    if (has_model == synthetic) throw UsageError("give either MODEL or --synthetic NAME");
+    if (args.has("layers") && !synthetic) throw UsageError("--layers needs --synthetic");
+    const std::string device = args.get_or("device", "cpu");
+    if (device != "cpu" && device != "cuda") throw UsageError("--device must be cpu or cuda");
+    const long long threads_arg = args.get_int("threads", 0);
+    const long long P = args.get_int("prompt-len", 128);
+    const long long G = args.get_int("gen-len", 32);
+    const long long R = args.get_int("repeats", 5);
+    const long long layers = args.get_int("layers", 0);
+    const long long bw_mib = args.get_int("bw-mib", 1024);
+    if (threads_arg < 0 || threads_arg > 1024) throw UsageError("--threads must be in 0..1024");
+    if (P < 1 || P > 1000000) throw UsageError("--prompt-len must be at least 1");
+    if (G < 1 || G > 1000000) throw UsageError("--gen-len must be at least 1");
+    if (R < 1 || R > 1000) throw UsageError("--repeats must be in 1..1000");
+    if (layers < 0 || layers > 1000) throw UsageError("--layers must be a positive layer count");
+    if (bw_mib < 1 || bw_mib > (1 << 20)) throw UsageError("--bw-mib must be a positive size");
+    const CaptureLevel capture = parse_level(args.get_or("capture", "none"));
+    const bool json_out = args.has("json");
+    if (device == "cuda") {
+        if (!cuda_compiled() || cuda_device_count() == 0)
+            throw Error("bench --device cuda: no CUDA device (" + cuda_device_description() + ")");
+        throw Error("bench --device cuda: the CUDA backend does not run sessions yet; use --device cpu");
+    }
+    const int threads = threads_arg > 0 ? static_cast<int>(threads_arg)
+                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+    // Model.
+    std::unique_ptr<SyntheticModel> synth;
+    std::unique_ptr<Model> loaded;
+    const auto t_load = Clock::now();
+    if (synthetic) {
+        auto s = SyntheticModel::create(args.get("synthetic"), static_cast<int>(layers));
+        if (!s) throw s.error();
+        synth = std::move(*s);
+    } else {
+        loaded = load_model_or_throw(*args.pos("MODEL"));
+    }
+    const Model& model = synth ? synth->model() : *loaded;
+    const double load_s = seconds_since(t_load);
+    const ModelConfig& c = model.config();
+    if (P + G > c.max_position_embeddings)
+        throw UsageError("--prompt-len + --gen-len exceed the model's context (" +
+                         std::to_string(c.max_position_embeddings) + ")");
+    volatile uint64_t sink = prefault(model);
+    (void)sink;
+
+    // Prompt: fixed pseudo-random ids (the routing they cause is what a real prompt would vary).
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> tok(0, c.vocab_size - 1);
+    std::vector<int32_t> prompt(static_cast<size_t>(P));
+    for (auto& t : prompt) t = tok(rng);
+
+    // Bandwidth just before the model runs, same thread count (its pool is gone before sessions start).
+    cpu::BandwidthSample bw;
+    {
+        cpu::ThreadPool pool(threads);
+        bw = cpu::measure_read_bandwidth(&pool, static_cast<size_t>(bw_mib) << 20, 5);
+    }
+
+    // Warm-up (not timed): one short run so lazily grown buffers and thread start-up are out of the way.
+    run_once(model, threads, std::vector<int32_t>(prompt.begin(), prompt.begin() + std::min<long long>(P, 8)), 2,
+             nullptr);
+
+    std::vector<double> prefill_tps, decode_tps, capture_decode_tps, capture_prefill_tps;
+    for (long long r = 0; r < R; ++r) {
+        const RunTimes t = run_once(model, threads, prompt, static_cast<int>(G), nullptr);
+        prefill_tps.push_back(static_cast<double>(P) / t.prefill_s);
+        decode_tps.push_back(static_cast<double>(G) / t.decode_s);
+        if (capture != CaptureLevel::None) {
+            RoutingCapture cap(capture);
+            const RunTimes tc = run_once(model, threads, prompt, static_cast<int>(G), &cap);
+            capture_prefill_tps.push_back(static_cast<double>(P) / tc.prefill_s);
+            capture_decode_tps.push_back(static_cast<double>(G) / tc.decode_s);
+        }
+    }
+
+    const ActiveWeights aw = active_weights(model);
+    // KV cache read per decode step at the average context of the decode phase (float32 K and V).
+    const double avg_ctx = static_cast<double>(P) + static_cast<double>(G + 1) / 2.0;
+    const double kv_bytes = static_cast<double>(model.summary().kv_bytes_per_token) * avg_ctx;
+    const double bytes_per_token = static_cast<double>(aw.bytes) + kv_bytes;
+    const Stats pf = stats(prefill_tps), dc = stats(decode_tps);
+    const double bound = bw.gbps_median * 1e9 / bytes_per_token;
+    const double prefill_flops = 2.0 * static_cast<double>(aw.params) * static_cast<double>(P) + attention_flops(c, 0, P);
+    const double gflops = prefill_flops / (static_cast<double>(P) / pf.median) / 1e9;
+
+    nlohmann::json j;
+    j["model"] = synthetic ? args.get("synthetic") : *args.pos("MODEL");
+    j["synthetic"] = synthetic;
+    j["architecture"] = c.model_type;
+    j["layers"] = c.n_layers;
+    j["n_experts"] = c.n_experts;
+    j["top_k"] = c.top_k;
+    j["hidden_size"] = c.hidden_size;
+    j["device"] = device;
+    j["threads"] = threads;
+    j["simd"] = cpu::simd_name(cpu::simd_level());
+    j["matmul_precision"] = cpu::matmul_precision() == cpu::MatmulPrecision::FastBF16 ? "fast-bf16" : "exact";
+    j["prompt_len"] = P;
+    j["gen_len"] = G;
+    j["repeats"] = R;
+    j["load_seconds"] = load_s;
+    j["bandwidth_gbps"] = {{"median", bw.gbps_median}, {"min", bw.gbps_min}, {"max", bw.gbps_max},
+                           {"buffer_bytes", bw.bytes}, {"threads", bw.threads}};
+    j["active_weight_bytes_per_token"] = aw.bytes;
+    j["kv_bytes_per_token_avg"] = kv_bytes;
+    j["active_bytes_per_token"] = bytes_per_token;
+    j["prefill_tok_s"] = to_json(pf);
+    j["prefill_gflops"] = gflops;
+    j["decode_tok_s"] = to_json(dc);
+    j["decode_bound_tok_s"] = bound;
+    j["decode_fraction_of_bound"] = dc.median / bound;
+    j["decode_fraction_of_bound_best_bw"] = dc.median / (bw.gbps_max * 1e9 / bytes_per_token);
+    if (capture != CaptureLevel::None) {
+        const Stats cd = stats(capture_decode_tps), cp = stats(capture_prefill_tps);
+        j["capture"] = {{"level", level_name(capture)},
+                        {"decode_tok_s", to_json(cd)},
+                        {"prefill_tok_s", to_json(cp)},
+                        {"decode_overhead_pct", 100.0 * (dc.median / cd.median - 1.0)},
+                        {"prefill_overhead_pct", 100.0 * (pf.median / cp.median - 1.0)}};
+    }
+
+    if (json_out) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    char line[512];
+    std::cout << "model      " << j["model"].get<std::string>() << " (" << c.model_type << ", " << c.n_layers
+              << " layers, " << c.n_experts << " experts, top-" << c.top_k << ")\n";
+    std::snprintf(line, sizeof line, "setup      %d threads, simd %s, %s matmul, prompt %lld, gen %lld, %lld repeats\n",
+                  threads, j["simd"].get<std::string>().c_str(), j["matmul_precision"].get<std::string>().c_str(), P, G, R);
+    std::cout << line;
+    std::snprintf(line, sizeof line, "bandwidth  %.2f GB/s median [%.2f, %.2f] (streaming read, %zu MiB, %d threads)\n",
+                  bw.gbps_median, bw.gbps_min, bw.gbps_max, bw.bytes >> 20, bw.threads);
+    std::cout << line;
+    std::snprintf(line, sizeof line, "bytes/tok  %.1f MB (weights %.1f MB + KV %.2f MB)\n", bytes_per_token / 1e6,
+                  static_cast<double>(aw.bytes) / 1e6, kv_bytes / 1e6);
+    std::cout << line;
+    std::snprintf(line, sizeof line, "prefill    %.1f tok/s median [%.1f, %.1f], %.1f GFLOP/s\n", pf.median, pf.min,
+                  pf.max, gflops);
+    std::cout << line;
+    std::snprintf(line, sizeof line, "decode     %.2f tok/s median [%.2f, %.2f]; bound %.2f tok/s -> %.1f%% of bound\n",
+                  dc.median, dc.min, dc.max, bound, 100.0 * dc.median / bound);
+    std::cout << line;
+    if (capture != CaptureLevel::None) {
+        std::snprintf(line, sizeof line, "capture    %s: decode %.2f tok/s median, overhead %+.1f%% (prefill %+.1f%%)\n",
+                      level_name(capture), j["capture"]["decode_tok_s"]["median"].get<double>(),
+                      j["capture"]["decode_overhead_pct"].get<double>(), j["capture"]["prefill_overhead_pct"].get<double>());
+        std::cout << line;
+    }
+    return 0;
+}
 
 }  // namespace moescope::cli

@@ -89,6 +89,7 @@ struct Unit {
 };
 
 constexpr int64_t kRowBlock = 16;  // multiple of every ISA's row tile
+constexpr double kMinParallelWork = 32768;  // multiply-adds below which a product is not split
 
 // Per-task bf16 copies of the activations for the FastBF16 path (reused between calls).
 thread_local std::vector<uint16_t> t_xb;
@@ -209,7 +210,13 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
         }
     };
 
-    const int T = pool ? pool->size() : 1;
+    // Small products run on the calling thread: waking the pool costs more than they do (and far more
+    // when the machine is oversubscribed and a worker waits for a time slice).
+    double work = 0;
+    for (int k = 0; k < n_tasks; ++k)
+        work += static_cast<double>(std::max<int64_t>(0, tasks[k].rows)) * static_cast<double>(std::max<int64_t>(0, tasks[k].n)) *
+                static_cast<double>(tasks[k].cols);
+    const int T = (pool && work >= kMinParallelWork) ? pool->size() : 1;
     if (T <= 1) {
         for (int k = 0; k < n_tasks; ++k)
             if (tasks[k].rows > 0 && tasks[k].n > 0) run_unit(Unit{k, 0, tasks[k].rows});

@@ -33,7 +33,7 @@ struct Shape {
 // around the 6-token tile and the token blocks.
 const Shape kShapes[] = {{1, 1, 1},   {1, 7, 2},    {3, 17, 1},   {5, 31, 3},   {4, 32, 6},   {9, 33, 7},
                          {16, 64, 1}, {17, 100, 5}, {37, 129, 13}, {64, 257, 2}, {7, 1000, 1}, {33, 515, 61},
-                         {2, 2048, 4}};
+                         {2, 2048, 4},  {300, 257, 1}, {130, 300, 7}};  // the last two are big enough to be threaded
 
 // Weights as stored (dtype bits) plus their exact float value. `special` mixes in values that exercise
 // the widening: F16 subnormals and large exponents, negative zero.
@@ -183,8 +183,8 @@ private slots:
             int64_t rows, cols, n;
             int x_from;  // share the activations of an earlier task (-1: own)
         };
-        const Spec specs[] = {{DType::BF16, 40, 96, 1, -1}, {DType::BF16, 40, 96, 1, 0}, {DType::F32, 7, 33, 3, -1},
-                              {DType::F16, 100, 50, 1, -1}, {DType::BF16, 19, 70, 9, -1}, {DType::BF16, 5, 70, 9, 4}};
+        const Spec specs[] = {{DType::BF16, 400, 96, 1, -1}, {DType::BF16, 400, 96, 1, 0}, {DType::F32, 70, 33, 3, -1},
+                              {DType::F16, 1000, 50, 1, -1}, {DType::BF16, 190, 70, 9, -1}, {DType::BF16, 5, 70, 9, 4}};
         std::vector<Weights> ws;
         std::vector<std::vector<float>> xs, ys_ref, ys;
         std::vector<MatTask> tasks;

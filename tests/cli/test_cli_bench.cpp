@@ -1,0 +1,91 @@
+// moescope-cli bench on a tiny synthetic shape (seconds): the JSON report has every field, with
+// positive values; usage and runtime errors give the documented exit codes and messages. Figures
+// themselves are not asserted (they belong to bench/README.md).
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QtTest>
+
+#include "tests/support/testsupport.h"
+
+using moescope::test::runCli;
+
+class TestCliBench : public QObject {
+    Q_OBJECT
+private slots:
+    void json_report_data() {
+        QTest::addColumn<QStringList>("extra");
+        QTest::addColumn<bool>("with_capture");
+        QTest::newRow("1 thread") << QStringList{"--threads", "1"} << false;
+        QTest::newRow("2 threads + capture") << QStringList{"--threads", "2", "--capture", "routing"} << true;
+    }
+    void json_report() {
+        QFETCH(QStringList, extra);
+        QFETCH(bool, with_capture);
+        QStringList args{"bench", "--synthetic", "tiny-olmoe", "--prompt-len", "8", "--gen-len", "4",
+                         "--repeats", "2", "--bw-mib", "16", "--json"};
+        args += extra;
+        const auto r = runCli(args);
+        QVERIFY2(r.finished && r.exitCode == 0, qPrintable(r.err));
+        QJsonParseError perr;
+        const QJsonObject j = QJsonDocument::fromJson(r.out.toUtf8(), &perr).object();
+        QVERIFY2(perr.error == QJsonParseError::NoError, qPrintable(r.out));
+        QCOMPARE(j["architecture"].toString(), QString("olmoe"));
+        QCOMPARE(j["prompt_len"].toInt(), 8);
+        QCOMPARE(j["gen_len"].toInt(), 4);
+        QCOMPARE(j["threads"].toInt(), extra[1].toInt());
+        for (const char* key : {"active_bytes_per_token", "active_weight_bytes_per_token", "prefill_gflops",
+                                "decode_bound_tok_s", "decode_fraction_of_bound"})
+            QVERIFY2(j[key].toDouble() > 0, key);
+        for (const char* key : {"bandwidth_gbps", "prefill_tok_s", "decode_tok_s"}) {
+            const QJsonObject s = j[key].toObject();
+            QVERIFY2(s["min"].toDouble() > 0 && s["min"].toDouble() <= s["median"].toDouble() &&
+                         s["median"].toDouble() <= s["max"].toDouble(),
+                     key);
+        }
+        QCOMPARE(j["bandwidth_gbps"].toObject()["threads"].toInt(), extra[1].toInt());
+        QCOMPARE(j.contains("capture"), with_capture);
+        if (with_capture) {
+            const QJsonObject c = j["capture"].toObject();
+            QCOMPARE(c["level"].toString(), QString("routing"));
+            QVERIFY(c["decode_tok_s"].toObject()["median"].toDouble() > 0);
+            QVERIFY(c.contains("decode_overhead_pct"));
+        }
+    }
+
+    void text_report() {
+        const auto r = runCli({"bench", "--synthetic", "tiny-olmoe", "--prompt-len", "4", "--gen-len", "2",
+                               "--repeats", "1", "--bw-mib", "8", "--threads", "1"});
+        QVERIFY2(r.finished && r.exitCode == 0, qPrintable(r.err));
+        for (const char* word : {"bandwidth", "prefill", "decode", "of bound"}) QVERIFY2(r.out.contains(word), word);
+    }
+
+    void errors_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("no model") << QStringList{"bench"} << 2 << "--synthetic";
+        QTest::newRow("both") << QStringList{"bench", "demo", "--synthetic", "tiny-olmoe"} << 2 << "either";
+        QTest::newRow("layers without synthetic") << QStringList{"bench", "demo", "--layers", "2"} << 2 << "--layers";
+        QTest::newRow("bad capture") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--capture", "all"} << 2
+                                     << "--capture";
+        QTest::newRow("bad device") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--device", "tpu"} << 2
+                                    << "--device";
+        QTest::newRow("zero gen") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--gen-len", "0"} << 2
+                                  << "--gen-len";
+        QTest::newRow("unknown synthetic") << QStringList{"bench", "--synthetic", "gpt-9"} << 1 << "olmoe-1b-7b";
+        QTest::newRow("too many layers") << QStringList{"bench", "--synthetic", "olmoe-1b-7b", "--layers", "40"} << 1
+                                         << "1..16";
+    }
+    void errors() {
+        QFETCH(QStringList, args);
+        QFETCH(int, code);
+        QFETCH(QString, message);
+        const auto r = runCli(args);
+        QVERIFY(r.finished);
+        QCOMPARE(r.exitCode, code);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliBench)
+#include "test_cli_bench.moc"
