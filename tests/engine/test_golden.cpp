@@ -15,7 +15,7 @@ using moescope::test::GoldenCase;
 namespace {
 
 nlohmann::json runSession(const Model& model, const std::vector<int32_t>& ids, const Interventions& iv, int n_new) {
-    Session s(model, SessionOptions{2});
+    Session s(model, SessionOptions{1});
     auto ok = s.set_interventions(iv);
     if (!ok.ok()) throw Error(ok.message());
     RoutingCapture cap(CaptureLevel::Logits);
@@ -85,10 +85,10 @@ private slots:
         QVERIFY(model.ok());
         std::vector<int32_t> seq = g.expected["input_ids"].get<std::vector<int32_t>>();
         const auto want = g.result["greedy"]["new_tokens"].get<std::vector<int32_t>>();
-        Session cached(*model.value(), SessionOptions{2});
+        Session cached(*model.value(), SessionOptions{1});
         auto logits = cached.prefill(seq);
         for (size_t i = 0; i < want.size(); ++i) {
-            Session fresh(*model.value(), SessionOptions{2});
+            Session fresh(*model.value(), SessionOptions{1});
             auto full = fresh.prefill(seq);
             for (size_t v = 0; v < full.size(); ++v) QVERIFY(std::fabs(full[v] - logits[v]) <= 1e-5f);
             const int32_t id = Sampler::argmax(full);
