@@ -16,6 +16,7 @@
 #include "app/cli/model_flags.h"
 #include "engine/generate.h"
 #include "engine/session.h"
+#include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace moescope::cli {
@@ -25,9 +26,16 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted.store(true); }
 
-// Chat formatting until a chat-template renderer exists in engine/tokenizer: the single-user-turn
-// layout of each family's official template, chosen by the markers its chat_template uses.
+// One user turn, rendered with the tokenizer's chat_template (transformers' apply_chat_template,
+// add_generation_prompt=true). Tokenizers without a template (e.g. base Mixtral) get the family's
+// official single-turn layout, with a notice on stderr.
 std::string chat_text(const Tokenizer& tok, const std::string& model_type, const std::string& user) {
+    if (!tok.chat_template().empty()) {
+        auto r = render_chat(tok, {{"user", user}}, true);
+        if (!r.ok()) throw r.error();
+        return r.value();
+    }
+    std::cerr << "note: the tokenizer has no chat_template; using the " << model_type << " chat layout\n";
     const std::string& t = tok.chat_template();
     if (t.find("<|im_start|>") != std::string::npos || model_type == "qwen2_moe" || model_type == "qwen3_moe")
         return "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
@@ -72,7 +80,8 @@ int cmd_generate(const CommandArgs& argv) {
         .option("threads", "worker threads (default: all cores)");
     // Interventions use the shared flags; the expert top-k is --top-k-experts here because --top-k is
     // the sampling option.
-    args.option("disable", "disable expert L:E (router logit -> -inf); repeatable", true)
+    args.option("preset", "intervention preset JSON file (flags below add to it)")
+        .option("disable", "disable expert L:E (router logit -> -inf); repeatable", true)
         .option("force", "force expert L:E into the selection; repeatable", true)
         .option("bias", "add B to the router logit of expert L:E:B; repeatable", true)
         .option("top-k-experts", "experts per token in every MoE layer (default: the model's)")
@@ -103,6 +112,7 @@ int cmd_generate(const CommandArgs& argv) {
         std::vector<std::string> sub;
         for (const char* f : {"disable", "force", "bias"})
             for (const auto& v : args.all(f)) sub.insert(sub.end(), {std::string("--") + f, v});
+        if (args.has("preset")) sub.insert(sub.end(), {"--preset", args.get("preset")});
         if (args.has("top-k-experts")) sub.insert(sub.end(), {"--top-k", args.get("top-k-experts")});
         if (args.has("route-top-p")) sub.insert(sub.end(), {"--route-top-p", args.get("route-top-p")});
         if (args.has("route-top-p-max-k")) sub.insert(sub.end(), {"--route-top-p-max-k", args.get("route-top-p-max-k")});

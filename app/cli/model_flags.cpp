@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "engine/presets.h"
 #include "engine/session.h"
 
 namespace moescope::cli {
@@ -27,7 +28,8 @@ ExpertRef parse_ref(const std::string& v, const std::string& flag) {
 }  // namespace
 
 void declare_intervention_flags(Args& args) {
-    args.option("disable", "disable expert L:E (router logit -> -inf); repeatable", true)
+    args.option("preset", "intervention preset JSON file (flags below add to it)")
+        .option("disable", "disable expert L:E (router logit -> -inf); repeatable", true)
         .option("force", "force expert L:E into the selection; repeatable", true)
         .option("bias", "add B to the router logit of expert L:E:B; repeatable", true)
         .option("top-k", "experts per token in every MoE layer (default: the model's)")
@@ -37,6 +39,11 @@ void declare_intervention_flags(Args& args) {
 
 Interventions parse_intervention_flags(const Args& args, const Model& model) {
     Interventions iv;
+    if (args.has("preset")) {
+        auto p = load_preset_file(args.get("preset"));
+        if (!p.ok()) throw UsageError(p.message());
+        iv = p.value().interventions;
+    }
     for (const auto& v : args.all("disable")) iv.disable.push_back(parse_ref(v, "disable"));
     for (const auto& v : args.all("force")) iv.force.push_back(parse_ref(v, "force"));
     for (const auto& v : args.all("bias")) {

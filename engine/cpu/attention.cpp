@@ -62,7 +62,9 @@ void CpuForward::attend(int layer, KVCache& cache, int64_t pos0, int T, const fl
             if (sink) sink[t * nh + h] = lo == 0 ? sc[0] / sum : 0.0f;
         }
     };
-    if (pool_ && int64_t(T) * nh > 1) pool_->parallel_for(int64_t(T) * nh, work);
+    // parallel over (token, head) pairs once there is enough work to pay for the hand-off
+    if (pool_ && int64_t(T) * nh > 1 && int64_t(T) * nh * ctx * (dk + dv) >= (1 << 15))
+        pool_->parallel_for(int64_t(T) * nh, work);
     else work(0, int64_t(T) * nh, 0);
 }
 

@@ -107,17 +107,22 @@ CpuForward::CpuForward(const Model& model, ThreadPool* pool) : model_(model), c_
     s_.li.resize(c_.n_layers);
 }
 
+// Below this many multiply-adds a pool hand-off costs more than it saves (tiny models, routers).
+constexpr int64_t kMinParallelWork = 1 << 15;
+
 void CpuForward::matmul_rows(const MatrixView& w, const float* x, int n, float* y) {
-    if (n == 1) matvec(w.dtype, w.data, w.rows, w.cols, x, y, pool_);
-    else matmul(w.dtype, w.data, w.rows, w.cols, x, n, y, pool_);
+    ThreadPool* pool = w.rows * w.cols * n >= kMinParallelWork ? pool_ : nullptr;
+    if (n == 1) matvec(w.dtype, w.data, w.rows, w.cols, x, y, pool);
+    else matmul(w.dtype, w.data, w.rows, w.cols, x, n, y, pool);
 }
 
 void CpuForward::mlp(const MlpWeights& w, const float* x, int n, float* out) {
-    const int64_t I = w.gate.rows;
-    float* g = buf(s_.g, static_cast<size_t>(n * I));  // [n][I]
-    float* u = buf(s_.u, static_cast<size_t>(n * I));  // [n][I]
-    matmul_rows(w.gate, x, n, g);
-    matmul_rows(w.up, x, n, u);
+    const int64_t I = w.gate.rows, H = w.gate.cols;
+    float* g = buf(s_.g, static_cast<size_t>(n * I));  // [n][I] = x · gateᵀ
+    float* u = buf(s_.u, static_cast<size_t>(n * I));  // [n][I] = x · upᵀ
+    // gate and up in one pool dispatch (same results as two matmul/matvec calls, see kernels.h)
+    const MatTask tasks[2] = {{w.gate.dtype, w.gate.data, I, H, x, n, g}, {w.up.dtype, w.up.data, I, H, x, n, u}};
+    matmul_batch(tasks, 2, 2 * I * H * n >= kMinParallelWork ? pool_ : nullptr);
     for (int64_t i = 0; i < n * I; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // silu(gate) * up
     matmul_rows(w.down, g, n, out);                                                     // [n][H]
 }

@@ -66,6 +66,32 @@ private slots:
         QVERIFY2(r.err.contains(expected), qPrintable(r.err));
     }
 
+    // --preset FILE gives the same result as the equivalent flags; an unknown key is a usage error.
+    void presetFile() {
+        moescope::test::GoldenCase g;
+        QString err;
+        QVERIFY2(moescope::test::loadGolden("qwen3_moe", "disable", g, err), qPrintable(err));
+        QTemporaryDir dir;
+        const QString preset = dir.filePath("p.json");
+        QFile f(preset);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray::fromStdString(nlohmann::json{{"name", "d"}, {"disable", g.result["interventions"]["disable"]}}.dump()));
+        f.close();
+        QStringList ids;
+        for (const auto& t : g.expected["input_ids"]) ids << QString::number(t.get<int>());
+        auto r = runCli({"eval", moescope::test::testdataPath("golden/qwen3_moe"), "--tokens", ids.join(','), "--greedy", "16",
+                         "--preset", preset});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QString diff = moescope::test::compareWithGolden(nlohmann::json::parse(r.out.toStdString()), g.result, false);
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(R"({"disabel": [[1, 2]]})");
+        f.close();
+        auto bad = runCli({"eval", moescope::test::testdataPath("golden/qwen3_moe"), "--tokens", "1", "--preset", preset});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("unknown key 'disabel'"), qPrintable(bad.err));
+    }
+
     void notAModelFolderIsRuntimeError() {
         QTemporaryDir dir;
         auto r = runCli({"eval", dir.path(), "--tokens", "1"});

@@ -1,6 +1,10 @@
 // moescope-cli generate (token-id prompts; the golden files have no tokenizer) and info.
 #include <QtTest>
 
+#include <filesystem>
+
+#include "engine/tokenizer/chat_template.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "tests/support/fixture_model.h"
 #include "tests/support/golden.h"
 #include "tests/support/testsupport.h"
@@ -76,6 +80,61 @@ private slots:
         auto r = runCli(QStringList{"generate", moescope::test::testdataPath("golden/mixtral")} + extra);
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+    }
+
+    // Text prompts go through the model folder's tokenizer; --chat renders the chat template.
+    void textPromptAndChat_data() {
+        QTest::addColumn<QString>("arch");
+        QTest::addColumn<QString>("tokenizer");
+        QTest::addColumn<int>("vocab");
+        QTest::addColumn<bool>("chat");
+        QTest::newRow("olmoe text") << "olmoe" << "olmoe-gpt-neox-olmo-dolma-v1_5" << 50304 << false;
+        QTest::newRow("qwen3 chat template") << "qwen3_moe" << "qwen3" << 151669 << true;
+    }
+    void textPromptAndChat() {
+        QFETCH(QString, arch);
+        QFETCH(QString, tokenizer);
+        QFETCH(int, vocab);
+        QFETCH(bool, chat);
+        QTemporaryDir tmp;
+        auto spec = moescope::test::FixtureSpec::forArch(arch.toStdString());
+        spec.vocab = vocab;
+        spec.tie_embeddings = true;
+        spec.hidden = 16;
+        spec.heads = 2;
+        spec.kv_heads = 1;
+        const std::string dir = moescope::test::writeFixture(tmp.path().toStdString(), spec);
+        namespace fs = std::filesystem;
+        const fs::path src = moescope::test::testdataPath("tokenizers/" + tokenizer).toStdString();
+        for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+            if (fs::exists(src / f)) fs::copy_file(src / f, fs::path(dir) / f);
+        const QString prompt = "Hello, world! Tell me a story.";
+        QStringList args{"generate", QString::fromStdString(dir), "--prompt", prompt, "--max-new", "5", "--greedy",
+                         "--ignore-eos", "--json", "--threads", "1"};
+        if (chat) args << "--chat";
+        auto r = runCli(args);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        auto j = nlohmann::json::parse(r.out.toStdString());
+        auto tok = moescope::Tokenizer::from_model_dir(dir);
+        QVERIFY2(tok.ok(), tok.message().c_str());
+        std::vector<int32_t> want;
+        if (chat) {
+            auto text = moescope::render_chat(tok.value(), {{"user", prompt.toStdString()}}, true);
+            QVERIFY(text.ok());
+            QVERIFY(text.value().find("<|im_start|>assistant") != std::string::npos);
+            want = tok.value().encode(text.value(), false);
+        } else {
+            want = tok.value().encode(prompt.toStdString(), true);
+        }
+        QCOMPARE(j["prompt_tokens"].get<std::vector<int32_t>>(), want);
+        const auto ids = j["tokens"].get<std::vector<int32_t>>();
+        QCOMPARE(ids.size(), size_t(5));
+        QCOMPARE(j["text"].get<std::string>(), tok.value().decode(ids));
+        // streaming mode prints the same text
+        args.removeAll("--json");
+        auto s = runCli(args);
+        QCOMPARE(s.exitCode, 0);
+        QCOMPARE(s.out.toStdString(), j["text"].get<std::string>() + "\n");
     }
 
     // Non-MoE layers are rejected with exit 2 (DeepSeek fixture: layer 0 is dense).

@@ -1,0 +1,65 @@
+// Intervention presets (engine/presets.h): round trip and every malformed-input class.
+#include <QtTest>
+
+#include "engine/presets.h"
+
+using namespace moescope;
+
+class TestPresets : public QObject {
+    Q_OBJECT
+private slots:
+    void roundTrip() {
+        Preset p;
+        p.name = "no refusal";
+        p.interventions.disable = {{12, 87}, {3, 1}};
+        p.interventions.force = {{5, 2}};
+        p.interventions.bias = {{7, 4, -1.5f}};
+        p.interventions.top_k = 4;
+        p.interventions.top_k_per_layer = {{2, 1}};
+        p.interventions.top_p = 0.75f;
+        p.interventions.top_p_max_k = 6;
+        auto back = parse_preset(preset_to_json(p), "mem");
+        QVERIFY2(back.ok(), back.message().c_str());
+        QCOMPARE(back.value().name, p.name);
+        QVERIFY(back.value().interventions == p.interventions);
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("p.json").toStdString();
+        QVERIFY(save_preset_file(path, p).ok());
+        auto loaded = load_preset_file(path);
+        QVERIFY(loaded.ok());
+        QVERIFY(loaded.value().interventions == p.interventions);
+        auto minimal = parse_preset(R"({"disable": [[1, 2]]})", "m");
+        QVERIFY(minimal.ok());
+        QVERIFY(!minimal.value().interventions.top_k);
+    }
+
+    void badPresets_data() {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("unknown key") << R"({"disabel": [[1,2]]})" << "x.json: unknown key 'disabel'";
+        QTest::newRow("not object") << "[1]" << "must be a JSON object";
+        QTest::newRow("malformed") << "{\"disable\": [" << "malformed JSON";
+        QTest::newRow("pair arity") << R"({"force": [[1,2,3]]})" << "'force'[0]: expected [layer, expert]";
+        QTest::newRow("non-integer") << R"({"disable": [[1, "a"]]})" << "'disable'[0]: expected an integer";
+        QTest::newRow("bias arity") << R"({"bias": [[1, 2]]})" << "'bias'[0]: expected [layer, expert, bias]";
+        QTest::newRow("top_p range") << R"({"top_p": 1.5})" << "'top_p' must be in (0, 1]";
+        QTest::newRow("name type") << R"({"name": 3})" << "'name' must be a string";
+        QTest::newRow("disable not array") << R"({"disable": 3})" << "'disable' must be an array";
+    }
+    void badPresets() {
+        QFETCH(QString, json);
+        QFETCH(QString, expected);
+        auto r = parse_preset(json.toStdString(), "x.json");
+        QVERIFY(!r.ok());
+        QVERIFY2(QString::fromStdString(r.message()).contains(expected), r.message().c_str());
+    }
+
+    void missingFile() {
+        auto r = load_preset_file("/nonexistent/p.json");
+        QVERIFY(!r.ok());
+        QVERIFY(r.message().find("/nonexistent/p.json") != std::string::npos);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPresets)
+#include "test_presets.moc"
