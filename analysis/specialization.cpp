@@ -105,14 +105,21 @@ Result<DomainSpecialization> domain_specialization(const RoutingArrays& a, const
         const int E = a.n_experts;
         int64_t all_sel = 0, all_tok = 0;
         std::vector<std::vector<std::vector<double>>> frac;
+        std::vector<std::string> kept;
         for (const auto& name : res.sets) {
             TokenFilter f;
             f.kind = o.kind;
             f.sets = {name};
             auto rows = select_rows(a, f, "domain specialisation");
             if (!rows) throw rows.error();
-            if (rows->empty()) throw Error("domain specialisation: set '" + name + "' has no " +
-                                           token_kind_name(o.kind) + " tokens");
+            if (rows->empty()) {
+                if (!o.sets.empty())
+                    throw Error("domain specialisation: set '" + name + "' has no tokens of kind " +
+                                token_kind_name(o.kind));
+                res.notes.push_back("set '" + name + "' has no tokens of kind " + token_kind_name(o.kind) + "; skipped");
+                continue;
+            }
+            kept.push_back(name);
             std::vector<std::vector<double>> cnt(a.n_moe, std::vector<double>(E, 0.0));
             for (int64_t t : *rows)
                 for (int m = 0; m < a.n_moe; ++m)
@@ -136,6 +143,10 @@ Result<DomainSpecialization> domain_specialization(const RoutingArrays& a, const
             res.spec.push_back(std::move(spec));
             frac.push_back(std::move(fr));
         }
+        res.sets = kept;
+        if (res.sets.size() < 2)
+            throw Error("domain specialisation needs at least two prompt sets with tokens (have " +
+                        std::to_string(res.sets.size()) + ")");
         res.uniform_baseline = static_cast<double>(all_sel) / static_cast<double>(all_tok) / E;
         res.cv.assign(a.n_moe, std::vector<double>(E, 0.0));
         for (int m = 0; m < a.n_moe; ++m)
