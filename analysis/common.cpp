@@ -45,7 +45,9 @@ Result<bool> validate(const RoutingArrays& a, const std::string& what) {
     const size_t slots = n * a.n_moe * a.k_max;
     const std::string sf = "n_tokens x n_moe x k_max";
     if (a.experts.size() != slots) return Error(shape_msg(what, "experts", a.experts.size(), slots, sf));
-    if (a.weights.size() != slots) return Error(shape_msg(what, "weights", a.weights.size(), slots, sf));
+    // weights may be absent (imports without gate weights); analyses that need them say so.
+    if (!a.weights.empty() && a.weights.size() != slots)
+        return Error(shape_msg(what, "weights", a.weights.size(), slots, sf));
     if (!a.router_logits.empty() && a.router_logits.size() != n * a.n_moe * a.n_experts)
         return Error(shape_msg(what, "router_logits", a.router_logits.size(), n * a.n_moe * a.n_experts,
                                "n_tokens x n_moe x n_experts"));

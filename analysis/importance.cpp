@@ -43,6 +43,10 @@ Result<ImportanceResult> expert_importance(const RoutingArrays& a, const Importa
         if (o.method == ImportanceMethod::EasyEp && !have_s)
             throw Error("importance method easy_ep needs the per-token contribution s_t = max(0, 1 - cos(h, h + r)) "
                         "from an engine calibration pass; use method 'output' (sum w * ||y||) for recorded data");
+        if (a.weights.empty() && o.method != ImportanceMethod::Frequency &&
+            !(o.method == ImportanceMethod::McMoe && a.has_logits()))
+            throw Error(std::string("importance method ") + importance_method_name(o.method) +
+                        " needs gate weights, which this data does not have (imported without weights)");
         auto rows = select_rows(a, o.filter, "expert importance");
         if (!rows) throw rows.error();
         if (rows->empty()) throw Error("expert importance: no calibration tokens match the selection");
@@ -68,7 +72,7 @@ Result<ImportanceResult> expert_importance(const RoutingArrays& a, const Importa
                     const size_t sl = a.slot(t, m, j);
                     const int e = a.experts[sl];
                     if (e < 0) continue;
-                    const double w = a.weights[sl];
+                    const double w = a.weights.empty() ? 0.0 : a.weights[sl];
                     res.frequency[m][e] += 1;
                     res.gate[m][e] += w;
                     omega[m][e] += a.has_logits() ? p[e] : w;

@@ -54,7 +54,7 @@ Result<LoadResult> expert_load(const RoutingArrays& a, const LoadOptions& o) {
         for (int64_t t : *rows) {
             const size_t base = a.slot(t, 0, 0);
             const int16_t* ex = &a.experts[base];
-            const float* w = &a.weights[base];
+            const float* w = a.weights.empty() ? nullptr : &a.weights[base];
             for (int m = 0; m < a.n_moe; ++m) {
                 int64_t* cnt = res.layers[m].count.data();
                 double* wm = res.layers[m].weight_mass.data();
@@ -62,11 +62,12 @@ Result<LoadResult> expert_load(const RoutingArrays& a, const LoadOptions& o) {
                     const int e = ex[m * a.k_max + j];
                     if (e >= 0) {
                         ++cnt[e];
-                        wm[e] += w[m * a.k_max + j];
+                        if (w) wm[e] += w[m * a.k_max + j];
                     }
                 }
             }
         }
+        if (a.weights.empty()) res.notes.push_back("no gate weights recorded (import): weight_mass is 0");
         const double T = static_cast<double>(res.tokens);
         for (auto& L : res.layers) {
             const double total = static_cast<double>(std::accumulate(L.count.begin(), L.count.end(), int64_t{0}));

@@ -1,8 +1,427 @@
-// moescope-cli analyze — placeholder until its issue lands; replaced wholesale by the implementation.
+// moescope-cli analyze KIND --db DB [...] — runs one analysis of analysis/ on recorded runs and prints
+// its result as JSON (default) or CSV. Reading goes through storage::read_routing; every number comes
+// from analysis/ (docs/analyses.md has the formulas and defaults).
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/serialize.h"
+#include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "engine/error.h"
+#include "storage/database.h"
+#include "storage/routing_reader.h"
 
 namespace moescope::cli {
+namespace {
 
-int cmd_analyze(const CommandArgs&) { return not_implemented("analyze"); }
+using namespace moescope::analysis;
+
+struct Kind {
+    const char* name;
+    const char* summary;
+};
+const std::vector<Kind>& kinds() {
+    static const std::vector<Kind> k = {
+        {"ftri", "behaviour localisation: experts more active on --behavior than --control sets (MoTE/SteerMoE)"},
+        {"load", "per-layer expert load, entropy, CV, Gini, MaxVio, dead experts"},
+        {"domain", "domain specialisation across prompt sets (OLMoE)"},
+        {"tokens", "token-ID / position-ID specialisation and top tokens per expert (OpenMoE, OLMoE)"},
+        {"coactivation", "expert co-activation matrices per layer (all pairs or OLMoE adjacent ranks)"},
+        {"transitions", "layer-to-layer expert transition matrices (MoETuner)"},
+        {"router", "load-balancing loss (per micro-batch vs global), z-loss, router entropy (needs logits)"},
+        {"saturation", "routing agreement of --run with --reference-run on identical tokens (OLMoE)"},
+        {"dynamic-k", "experts needed per token under top-p routing, per layer and prompt set"},
+        {"super-experts", "super experts from max |down_proj output| (needs capture level activations)"},
+        {"massive", "massive activations in hidden states (needs capture level activations)"},
+        {"sinks", "attention sinks from first-token attention mass (needs capture level activations)"},
+        {"lrc", "local routing consistency: SRP and SCH (moe-lrc)"},
+        {"importance", "expert importance (frequency, gate, output, mc_moe) and a keep-top-N prune plan"},
+    };
+    return k;
+}
+
+std::string kinds_help() {
+    std::string s = "kinds:\n";
+    for (const auto& k : kinds()) s += "  " + std::string(k.name) + std::string(15 - std::string(k.name).size(), ' ') + k.summary + "\n";
+    return s;
+}
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& what) {
+    std::vector<int> out;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) out.push_back(static_cast<int>(parse_int(item, what)));
+    if (out.empty()) throw UsageError(what + ": expected a comma-separated list of integers");
+    return out;
+}
+
+std::vector<double> parse_double_list(const std::string& text, const std::string& what) {
+    std::vector<double> out;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) out.push_back(parse_double(item, what));
+    if (out.empty()) throw UsageError(what + ": expected a comma-separated list of numbers");
+    return out;
+}
+
+template <class T>
+T value_or_usage(Result<T> r) {
+    if (!r.ok()) throw UsageError(r.message());
+    return std::move(r.value());
+}
+
+template <class T>
+T value_or_error(Result<T> r) {
+    if (!r.ok()) throw r.error();
+    return std::move(r.value());
+}
+
+// Declares the options every kind accepts plus the kind-specific ones.
+void declare(Args& a, const std::string& kind) {
+    a.positional("KIND", "analysis to run (see the list below)");
+    a.option("db", "activation database (.db) to read");
+    a.option("run", "run id to include (default: all runs)", true);
+    a.option("set", "prompt set to include (default: all tokens)", true);
+    a.option("tokens", "which tokens count: prompt, generated or all (default: all; ftri: prompt)");
+    a.option("exclude-token", "token id to leave out (BOS, chat template)", true);
+    a.flag("json", "print JSON (the default)");
+    a.flag("csv", "print CSV instead of JSON");
+    a.option("out", "write the output to this file instead of stdout");
+    if (kind == "ftri") {
+        a.option("behavior", "behaviour prompt set", true);
+        a.option("control", "control prompt set", true);
+        a.option("top", "experts in the disable preset (default 10)");
+        a.option("pooling", "tokens (SteerMoE, default) or prompts (MoTE per-prompt rates, Welch t)");
+        a.option("rank-by", "difference (default) or abs-difference");
+        a.option("max-q", "only experts with q <= this enter the preset (default 1)");
+        a.option("random-repeats", "random control sets (default 5)");
+        a.option("seed", "seed of the random controls (default 0)");
+        a.option("preset-name", "name of the preset (default ftri-BEHAVIOR-vs-CONTROL)");
+        a.option("limit", "ranked entries in the output (default: all)");
+    } else if (kind == "domain" || kind == "dynamic-k") {
+        if (kind == "dynamic-k") {
+            a.option("top-p", "simulated top-p threshold (default 0.6, UNCONFIRMED)");
+            a.option("max-k", "cap on simulated experts (default: none)");
+            a.option("score", "softmax (default) or sigmoid");
+        }
+    } else if (kind == "tokens") {
+        a.option("min-count", "minimum occurrences per id (default 128)");
+        a.flag("all-slots", "count every top-k slot instead of the top-1 expert");
+        a.option("top-tokens", "top tokens listed per expert (default 15)");
+    } else if (kind == "coactivation") {
+        a.option("pairs", "all (default) or adjacent (OLMoE adjacent ranks)");
+    } else if (kind == "transitions") {
+        a.option("pairs", "all (default) or rank-aligned (OLMoE)");
+        a.option("gap", "MoE layers between the compared pair (default 1)");
+    } else if (kind == "router") {
+        a.option("score", "softmax (default) or sigmoid (DeepSeek-V3)");
+        a.option("micro-batches", "pseudo micro-batch sizes in sequences (default 1,4,16)");
+    } else if (kind == "saturation") {
+        a.option("reference-run", "run of the reference (final/unmodified) checkpoint");
+        a.option("reference-db", "database holding the reference run (default: --db)");
+        a.option("k", "K for the top-K overlap (default: recorded k)");
+    } else if (kind == "super-experts") {
+        a.option("include-layers", "fraction of layers searched (default 0.75)");
+        a.option("percentile", "percentile threshold (default 99.5)");
+        a.option("times", "also above max / times (default 10)");
+        a.flag("repo-quirk", "reproduce the reference repo's first-routed-token-only maxima");
+    } else if (kind == "massive") {
+        a.option("hidden-size", "hidden size d (default: from the model's config.json)");
+        a.option("min-abs", "absolute threshold (default 100)");
+        a.option("min-ratio", "ratio to the median (default 1000)");
+    } else if (kind == "sinks") {
+        a.option("epsilon", "attention threshold (default 0.3)");
+        a.option("tau", "sink threshold on the layer fraction (default 0.25)");
+        a.option("window", "positions counted (default 64)");
+    } else if (kind == "lrc") {
+        a.option("seg-lengths", "segment lengths (default 4,16,64,256)");
+        a.option("cache-ratios", "cache sizes as multiples of k (default 1,1.5,2,3,4)");
+        a.flag("no-sch", "skip the cache simulation");
+    } else if (kind == "importance") {
+        a.option("method", "frequency, gate, output (default) or mc_moe; easy_ep needs an engine pass");
+        a.option("keep", "experts kept per layer (default E/2)");
+        a.option("mc-alpha", "MC-MoE alpha (default 1)");
+        a.option("mc-beta", "MC-MoE beta (default 1.5)");
+        a.option("plan-out", "also write the prune plan JSON here (for `moescope-cli prune --plan`)");
+    }
+}
+
+TokenKind token_kind(const Args& a, TokenKind def) {
+    return a.has("tokens") ? value_or_usage(parse_token_kind(a.get("tokens"))) : def;
+}
+
+TokenFilter base_filter(const Args& a, TokenKind def) {
+    TokenFilter f;
+    f.kind = token_kind(a, def);
+    f.sets = a.all("set");
+    for (const auto& s : a.all("exclude-token")) f.exclude_token_ids.push_back(static_cast<int32_t>(parse_int(s, "--exclude-token")));
+    return f;
+}
+
+ScoreFunction score_fn(const Args& a) {
+    const std::string s = a.get_or("score", "softmax");
+    if (s == "softmax") return ScoreFunction::Softmax;
+    if (s == "sigmoid") return ScoreFunction::Sigmoid;
+    throw UsageError("--score: expected softmax or sigmoid, got '" + s + "'");
+}
+
+struct Loaded {
+    std::unique_ptr<storage::Database> db;
+    RoutingArrays arrays;
+    std::vector<int64_t> runs;
+    std::optional<storage::ModelInfo> model;
+};
+
+// Reads the selected runs; refuses runs of different models mixed in one read (the reader only checks
+// the MoE layer list).
+Loaded load(const std::string& path, const std::vector<int64_t>& run_ids, bool logits, bool activations,
+            bool layer_stats) {
+    Loaded L;
+    L.db = storage::Database::open(path, storage::Access::ReadOnly);
+    storage::RoutingSelection sel;
+    sel.run_ids = run_ids;
+    sel.logits = logits;
+    sel.activations = activations;
+    sel.layer_stats = layer_stats;
+    L.arrays = storage::read_routing(*L.db, sel);
+    std::set<int64_t> present(L.arrays.run_id.begin(), L.arrays.run_id.end());
+    L.runs.assign(present.begin(), present.end());
+    std::optional<storage::RunInfo> first;
+    for (int64_t id : L.runs) {
+        storage::RunInfo r = L.db->run(id);
+        if (!first) {
+            first = r;
+            if (r.model_id) L.model = L.db->model(r.model_id);
+            continue;
+        }
+        if (r.n_experts != first->n_experts || (r.model_id && first->model_id && r.model_id != first->model_id))
+            throw Error(path + ": runs " + std::to_string(first->id) + " and " + std::to_string(r.id) +
+                        " come from different models (" + std::to_string(first->n_experts) + " vs " +
+                        std::to_string(r.n_experts) + " experts, model ids " + std::to_string(first->model_id) +
+                        " vs " + std::to_string(r.model_id) + "); select runs of one model with --run");
+    }
+    return L;
+}
+
+std::vector<int64_t> run_list(const Args& a) {
+    std::vector<int64_t> out;
+    for (const auto& s : a.all("run")) out.push_back(parse_int(s, "--run"));
+    return out;
+}
+
+nlohmann::json source_json(const std::string& db, const Loaded& L) {
+    nlohmann::json s = {{"db", db}, {"runs", L.runs}, {"tokens", L.arrays.n_tokens}};
+    if (L.model) s["model"] = L.model->name;
+    return s;
+}
+
+struct Output {
+    nlohmann::json json;
+    std::string csv;
+};
+
+Output run_kind(const std::string& kind, const Args& a) {
+    const std::string db = a.get("db");
+    const auto runs = run_list(a);
+    Output out;
+    auto emit = [&](const auto& result, const Loaded& L) {
+        out.json = to_json(result);
+        out.json["source"] = source_json(db, L);
+        out.csv = to_csv(result);
+    };
+    if (kind == "ftri") {
+        FtriOptions o;
+        o.behavior = base_filter(a, TokenKind::Prompt);
+        o.control = o.behavior;
+        o.behavior.sets = a.all("behavior");
+        o.control.sets = a.all("control");
+        if (o.behavior.sets.empty() || o.control.sets.empty())
+            throw UsageError("ftri needs --behavior SET and --control SET");
+        if (a.has("set")) throw UsageError("ftri takes --behavior/--control instead of --set");
+        o.top_n = static_cast<int>(a.get_int("top", 10));
+        const std::string pooling = a.get_or("pooling", "tokens");
+        if (pooling != "tokens" && pooling != "prompts") throw UsageError("--pooling: expected tokens or prompts");
+        o.pooling = pooling == "tokens" ? FtriPooling::Tokens : FtriPooling::Prompts;
+        const std::string rank = a.get_or("rank-by", "difference");
+        if (rank != "difference" && rank != "abs-difference") throw UsageError("--rank-by: expected difference or abs-difference");
+        o.rank_by = rank == "difference" ? FtriRankBy::Difference : FtriRankBy::AbsDifference;
+        o.max_q = a.get_double("max-q", 1.0);
+        o.random_repeats = static_cast<int>(a.get_int("random-repeats", 5));
+        o.random_seed = static_cast<uint64_t>(a.get_int("seed", 0));
+        if (o.top_n < 0 || o.random_repeats < 0) throw UsageError("--top and --random-repeats must be >= 0");
+        const Loaded L = load(db, runs, false, false, false);
+        const FtriResult r = value_or_error(ftri(L.arrays, o));
+        std::string join_b, join_c;
+        for (const auto& s : o.behavior.sets) join_b += (join_b.empty() ? "" : "+") + s;
+        for (const auto& s : o.control.sets) join_c += (join_c.empty() ? "" : "+") + s;
+        out.json = to_json(r, a.get_or("preset-name", "ftri-" + join_b + "-vs-" + join_c));
+        const long long limit = a.get_int("limit", -1);
+        if (limit >= 0 && out.json["ranked"].size() > static_cast<size_t>(limit)) {
+            auto& ranked = out.json["ranked"];
+            ranked.erase(ranked.begin() + limit, ranked.end());
+        }
+        out.json["source"] = source_json(db, L);
+        out.csv = to_csv(r);
+    } else if (kind == "load") {
+        LoadOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        const Loaded L = load(db, runs, false, false, false);
+        emit(value_or_error(expert_load(L.arrays, o)), L);
+    } else if (kind == "domain") {
+        DomainOptions o;
+        o.kind = token_kind(a, TokenKind::All);
+        o.sets = a.all("set");
+        const Loaded L = load(db, runs, false, false, false);
+        emit(value_or_error(domain_specialization(L.arrays, o)), L);
+    } else if (kind == "tokens") {
+        TokenSpecOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        o.min_count = a.get_int("min-count", 128);
+        o.top1_only = !a.has("all-slots");
+        o.top_tokens_per_expert = static_cast<int>(a.get_int("top-tokens", 15));
+        const Loaded L = load(db, runs, false, false, false);
+        emit(value_or_error(token_specialization(L.arrays, o)), L);
+    } else if (kind == "coactivation") {
+        CoactivationOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        const std::string p = a.get_or("pairs", "all");
+        if (p != "all" && p != "adjacent") throw UsageError("--pairs: expected all or adjacent");
+        o.mode = p == "all" ? PairMode::AllPairs : PairMode::AdjacentRank;
+        const Loaded L = load(db, runs, false, false, false);
+        emit(value_or_error(coactivation(L.arrays, o)), L);
+    } else if (kind == "transitions") {
+        TransitionOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        const std::string p = a.get_or("pairs", "all");
+        if (p != "all" && p != "rank-aligned") throw UsageError("--pairs: expected all or rank-aligned");
+        o.mode = p == "all" ? PairMode::AllPairs : PairMode::RankAligned;
+        o.layer_gap = static_cast<int>(a.get_int("gap", 1));
+        const Loaded L = load(db, runs, false, false, false);
+        emit(value_or_error(transitions(L.arrays, o)), L);
+    } else if (kind == "router") {
+        RouterStatsOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        o.score = score_fn(a);
+        if (a.has("micro-batches")) o.micro_batch_sizes = parse_int_list(a.get("micro-batches"), "--micro-batches");
+        const Loaded L = load(db, runs, true, false, false);
+        emit(value_or_error(router_stats(L.arrays, o)), L);
+    } else if (kind == "saturation") {
+        if (runs.size() != 1 || !a.has("reference-run"))
+            throw UsageError("saturation needs exactly one --run and a --reference-run");
+        SaturationOptions o;
+        o.k = static_cast<int>(a.get_int("k", 0));
+        const Loaded L = load(db, runs, false, false, false);
+        const Loaded R = load(a.get_or("reference-db", db), {parse_int(a.get("reference-run"), "--reference-run")},
+                              false, false, false);
+        emit(value_or_error(router_saturation(R.arrays, L.arrays, o)), L);
+        out.json["reference"] = source_json(a.get_or("reference-db", db), R);
+    } else if (kind == "dynamic-k") {
+        DynamicKOptions o;
+        o.kind = token_kind(a, TokenKind::All);
+        o.sets = a.all("set");
+        o.top_p = a.get_double("top-p", 0.6);
+        o.max_k = static_cast<int>(a.get_int("max-k", 0));
+        o.score = score_fn(a);
+        const Loaded L = load(db, runs, true, false, false);
+        emit(value_or_error(dynamic_k(L.arrays, o)), L);
+    } else if (kind == "super-experts") {
+        SuperExpertOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        o.include_layers = a.get_double("include-layers", 0.75);
+        o.percentile = a.get_double("percentile", 99.5);
+        o.times = a.get_double("times", 10);
+        o.repo_first_token_quirk = a.has("repo-quirk");
+        const Loaded L = load(db, runs, false, true, false);
+        emit(value_or_error(super_experts(L.arrays, o)), L);
+    } else if (kind == "massive") {
+        MassiveOptions o;
+        o.min_abs = a.get_double("min-abs", 100);
+        o.min_ratio = a.get_double("min-ratio", 1000);
+        const Loaded L = load(db, runs, false, false, true);
+        long long d = a.get_int("hidden-size", 0);
+        if (d == 0 && L.model) {
+            const auto cfg = nlohmann::json::parse(L.model->config_json, nullptr, false);
+            if (cfg.is_object() && cfg.contains("hidden_size") && cfg["hidden_size"].is_number_integer())
+                d = cfg["hidden_size"].get<long long>();
+        }
+        emit(value_or_error(massive_activations(L.arrays, static_cast<int>(d), base_filter(a, TokenKind::All), o)), L);
+    } else if (kind == "sinks") {
+        SinkOptions o;
+        o.epsilon = a.get_double("epsilon", 0.3);
+        o.tau = a.get_double("tau", 0.25);
+        o.window = static_cast<int>(a.get_int("window", 64));
+        const Loaded L = load(db, runs, false, false, true);
+        emit(value_or_error(attention_sinks(L.arrays, base_filter(a, TokenKind::All), o)), L);
+    } else if (kind == "lrc") {
+        LrcOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        if (a.has("seg-lengths")) o.seg_lengths = parse_int_list(a.get("seg-lengths"), "--seg-lengths");
+        if (a.has("cache-ratios")) o.cache_ratios = parse_double_list(a.get("cache-ratios"), "--cache-ratios");
+        o.compute_sch = !a.has("no-sch");
+        const Loaded L = load(db, runs, false, false, false);
+        emit(value_or_error(local_routing_consistency(L.arrays, o)), L);
+    } else if (kind == "importance") {
+        ImportanceOptions o;
+        o.filter = base_filter(a, TokenKind::All);
+        o.method = value_or_usage(parse_importance_method(a.get_or("method", "output")));
+        if (o.method == ImportanceMethod::EasyEp)
+            throw UsageError("--method easy_ep needs the per-token contribution s_t from an engine calibration pass, "
+                             "which recorded runs do not hold; use --method output (sum of w x ||y||)");
+        o.keep_per_layer = static_cast<int>(a.get_int("keep", 0));
+        o.mc_alpha = a.get_double("mc-alpha", 1.0);
+        o.mc_beta = a.get_double("mc-beta", 1.5);
+        const bool need_act = o.method == ImportanceMethod::Output;
+        const Loaded L = load(db, runs, true, need_act, false);
+        const ImportanceResult r = value_or_error(expert_importance(L.arrays, o));
+        emit(r, L);
+        if (a.has("plan-out")) {
+            std::ofstream f(a.get("plan-out"));
+            if (!f) throw Error(a.get("plan-out") + ": cannot open for writing");
+            f << prune_plan_json(r).dump(2) << "\n";
+            if (!f) throw Error(a.get("plan-out") + ": write failed");
+        }
+    } else {
+        throw UsageError("unknown analysis '" + kind + "'\n" + kinds_help());
+    }
+    return out;
+}
+
+}  // namespace
+
+int cmd_analyze(const CommandArgs& args) {
+    // The kind decides which options exist, so peek at the first non-option argument.
+    std::string kind;
+    for (const auto& s : args)
+        if (!s.empty() && s[0] != '-') {
+            kind = s;
+            break;
+        }
+    Args a;
+    declare(a, kind);
+    const bool known = std::any_of(kinds().begin(), kinds().end(), [&](const Kind& k) { return kind == k.name; });
+    if (!kind.empty() && !known) throw UsageError("unknown analysis '" + kind + "'\n" + kinds_help());
+    a.parse(args);
+    if (a.help_requested() || kind.empty()) {
+        std::cout << a.usage("analyze" + (kind.empty() ? std::string() : " " + kind)) << kinds_help();
+        return a.help_requested() ? 0 : 2;
+    }
+    if (a.has("csv") && a.has("json")) throw UsageError("--csv and --json are exclusive");
+    const Output out = run_kind(kind, a);
+    const std::string text = a.has("csv") ? out.csv : out.json.dump(2) + "\n";
+    if (a.has("out")) {
+        std::ofstream f(a.get("out"));
+        if (!f) throw Error(a.get("out") + ": cannot open for writing");
+        f << text;
+        if (!f) throw Error(a.get("out") + ": write failed");
+    } else {
+        std::cout << text;
+    }
+    return 0;
+}
 
 }  // namespace moescope::cli

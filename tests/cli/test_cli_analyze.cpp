@@ -1,0 +1,150 @@
+// `moescope-cli analyze` end to end on a database written by the real recorder with planted routing.
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include "planted_db.h"
+#include "tests/support/testsupport.h"
+
+using moescope::test::runCli;
+
+class TestCliAnalyze : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    QString full_, routing_only_;
+
+private slots:
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        full_ = dir_.filePath("planted.db");
+        routing_only_ = dir_.filePath("routing_only.db");
+        moescope::test::write_planted_db(full_.toStdString(), moescope::CaptureLevel::Activations);
+        moescope::test::write_planted_db(routing_only_.toStdString(), moescope::CaptureLevel::Routing);
+    }
+
+    void ftri_finds_planted_expert() {
+        auto r = runCli({"analyze", "ftri", "--db", full_, "--behavior", "behavior", "--control", "control", "--top",
+                         "3", "--tokens", "prompt"});
+        QVERIFY2(r.finished && r.exitCode == 0, qPrintable(r.err));
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        const auto& first = j.at("ranked").at(0);
+        QCOMPARE(first.at("layer").get<int>(), 1);
+        QCOMPARE(first.at("expert").get<int>(), 3);
+        QVERIFY(first.at("q").get<double>() < 0.01);
+        QCOMPARE(first.at("control_freq").get<double>(), 0.0);
+        QCOMPARE(j.at("preset").at("name").get<std::string>(), std::string("ftri-behavior-vs-control"));
+        QCOMPARE(j.at("preset").at("disable").at(0), (nlohmann::json{1, 3}));
+        QVERIFY(j.at("preset").at("disable").size() <= 3);
+        const auto& ctl = j.at("random_control").at("disable");
+        QCOMPARE(ctl.size(), j.at("preset").at("disable").size());
+        for (const auto& e : ctl) QVERIFY(e != (nlohmann::json{1, 3}));
+        QCOMPARE(j.at("behavior").at("prompts").get<int>(), 20);
+        QCOMPARE(j.at("behavior").at("tokens").get<int>(), 240);
+    }
+
+    void kinds_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("analysis");
+        QTest::newRow("load") << QStringList{"load"} << "load";
+        QTest::newRow("domain") << QStringList{"domain"} << "domain";
+        QTest::newRow("tokens") << QStringList{"tokens", "--min-count", "2"} << "tokens";
+        QTest::newRow("coactivation") << QStringList{"coactivation", "--pairs", "adjacent"} << "coactivation";
+        QTest::newRow("transitions") << QStringList{"transitions"} << "transitions";
+        QTest::newRow("router") << QStringList{"router", "--micro-batches", "1,8"} << "router";
+        QTest::newRow("dynamic-k") << QStringList{"dynamic-k", "--top-p", "0.5"} << "dynamic-k";
+        QTest::newRow("super-experts") << QStringList{"super-experts"} << "super-experts";
+        QTest::newRow("massive") << QStringList{"massive"} << "massive-activations";
+        QTest::newRow("sinks") << QStringList{"sinks"} << "sinks";
+        QTest::newRow("lrc") << QStringList{"lrc", "--seg-lengths", "4,8"} << "lrc";
+        QTest::newRow("importance") << QStringList{"importance", "--keep", "4"} << "importance";
+    }
+    void kinds() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, analysis);
+        QStringList full{"analyze"};
+        full << args << "--db" << full_;
+        auto r = runCli(full);
+        QVERIFY2(r.finished && r.exitCode == 0, qPrintable(r.err));
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(QString::fromStdString(j.at("analysis").get<std::string>()), analysis);
+        QCOMPARE(j.at("source").at("tokens").get<int>(), 480);
+        if (analysis == "super-experts") {
+            QCOMPARE(j.at("super_experts").size(), size_t{1});
+            QCOMPARE(j.at("super_experts").at(0).at("layer").get<int>(), 0);
+            QCOMPARE(j.at("super_experts").at(0).at("expert").get<int>(), 5);
+            QCOMPARE(j.at("super_experts").at(0).at("channel").get<int>(), 17);
+        }
+        if (analysis == "massive-activations") {
+            // hidden_size 64 from config.json; layer 1 position 0 of every prompt: 2000 at channel 9
+            QCOMPARE(j.at("hits").size(), size_t{40});
+            QCOMPARE(j.at("hits").at(0).at("channel").get<int>(), 9);
+        }
+        if (analysis == "sinks") QVERIFY(j.at("first_token_is_sink").get<bool>());
+        // CSV form too
+        full << "--csv";
+        auto c = runCli(full);
+        QVERIFY2(c.finished && c.exitCode == 0, qPrintable(c.err));
+        QVERIFY(c.out.count('\n') >= 2);
+    }
+
+    void importance_plan_file() {
+        const QString plan = dir_.filePath("plan.json");
+        auto r = runCli({"analyze", "importance", "--db", full_, "--method", "frequency", "--keep", "6", "--plan-out", plan});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile f(plan);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto j = nlohmann::json::parse(f.readAll().toStdString());
+        QCOMPARE(j.at("kind").get<std::string>(), std::string("moescope.prune_plan"));
+        QCOMPARE(j.at("layers").size(), size_t{2});
+        QCOMPARE(j.at("layers").at(1).at("keep").size(), size_t{6});
+    }
+
+    void errors_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown kind") << QStringList{"nonsense"} << 2 << "unknown analysis";
+        QTest::newRow("ftri without sets") << QStringList{"ftri"} << 2 << "--behavior";
+        QTest::newRow("bad token kind") << QStringList{"load", "--tokens", "some"} << 2 << "prompt, generated or all";
+        QTest::newRow("unknown set") << QStringList{"ftri", "--behavior", "nope", "--control", "control"} << 1 << "nope";
+        QTest::newRow("no generated tokens") << QStringList{"ftri", "--behavior", "behavior", "--control", "control", "--tokens", "generated"}
+                                             << 1 << "no tokens";
+        QTest::newRow("unknown run") << QStringList{"load", "--run", "99"} << 1 << "99";
+        QTest::newRow("easy_ep needs the engine") << QStringList{"importance", "--method", "easy_ep"} << 2 << "engine";
+    }
+    void errors() {
+        QFETCH(QStringList, args);
+        QFETCH(int, code);
+        QFETCH(QString, message);
+        QStringList full{"analyze"};
+        full << args << "--db" << full_;
+        auto r = runCli(full);
+        QVERIFY(r.finished);
+        QCOMPARE(r.exitCode, code);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+    }
+
+    void missing_capture_level_data() {
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("super-experts") << "super-experts";
+        QTest::newRow("router") << "router";
+        QTest::newRow("sinks") << "sinks";
+        QTest::newRow("massive") << "massive";
+    }
+    void missing_capture_level() {
+        QFETCH(QString, kind);
+        auto r = runCli({"analyze", kind, "--db", routing_only_});
+        QVERIFY(r.finished);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("capture level"), qPrintable(r.err));
+    }
+
+    void missing_database() {
+        auto r = runCli({"analyze", "load", "--db", dir_.filePath("absent.db")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("absent.db"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliAnalyze)
+#include "test_cli_analyze.moc"
