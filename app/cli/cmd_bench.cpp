@@ -1,5 +1,6 @@
 // moescope-cli bench [MODEL | --synthetic NAME [--layers N]] [--device cpu|cuda] [--threads N]
 //                    [--prompt-len P] [--gen-len G] [--capture LEVEL] [--repeats R] [--json]
+//                    [--precision exact|fast-bf16] [--bw-mib MIB]
 //
 // Batch-1 decode is memory-bound: its ceiling is (read bandwidth) / (bytes read per token). This command
 // measures both in the same run — the streaming-read bandwidth with the same thread count just before
@@ -182,6 +183,8 @@ int cmd_bench(const CommandArgs& argv) {
                            "activations) and report the overhead")
         .option("repeats", "repetitions; decode figures are the median over them (default 5)")
         .option("bw-mib", "size of the bandwidth probe buffer in MiB (default 1024)")
+        .option("precision", "exact (default: float32 activations) or fast-bf16 (prefill matmuls round "
+                             "activations to bf16 and use AVX512-BF16 dot products; not faithful)")
         .flag("json", "print one JSON object");
     args.parse(argv);
     if (args.help_requested()) {
@@ -208,6 +211,10 @@ int cmd_bench(const CommandArgs& argv) {
     if (bw_mib < 1 || bw_mib > (1 << 20)) throw UsageError("--bw-mib must be a positive size");
     const CaptureLevel capture = parse_level(args.get_or("capture", "none"));
     const bool json_out = args.has("json");
+    const std::string precision = args.get_or("precision", "exact");
+    if (precision != "exact" && precision != "fast-bf16") throw UsageError("--precision must be exact or fast-bf16");
+    if (args.has("precision"))
+        cpu::set_matmul_precision(precision == "fast-bf16" ? cpu::MatmulPrecision::FastBF16 : cpu::MatmulPrecision::Exact);
     if (device == "cuda") {
         if (!cuda_compiled() || cuda_device_count() == 0)
             throw Error("bench --device cuda: no CUDA device (" + cuda_device_description() + ")");
@@ -287,7 +294,10 @@ int cmd_bench(const CommandArgs& argv) {
     j["device"] = device;
     j["threads"] = threads;
     j["simd"] = cpu::simd_name(cpu::simd_level());
-    j["matmul_precision"] = cpu::matmul_precision() == cpu::MatmulPrecision::FastBF16 ? "fast-bf16" : "exact";
+    // FastBF16 only takes effect where the CPU has the AVX512-BF16 dot products.
+    const bool fast = cpu::matmul_precision() == cpu::MatmulPrecision::FastBF16 &&
+                      cpu::simd_level() == cpu::SimdLevel::AVX512BF16;
+    j["matmul_precision"] = fast ? "fast-bf16" : "exact";
     j["prompt_len"] = P;
     j["gen_len"] = G;
     j["repeats"] = R;

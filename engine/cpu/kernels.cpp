@@ -222,39 +222,21 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
             if (tasks[k].rows > 0 && tasks[k].n > 0) run_unit(Unit{k, 0, tasks[k].rows});
         return;
     }
-    // Split into row blocks, then give thread j the blocks whose starting cumulative cost falls in
-    // [j·C/T, (j+1)·C/T): contiguous, balanced by rows·n·cols, and fixed for a given thread count.
+    // Split into row blocks of roughly equal work (~128K multiply-adds, whole SIMD tiles) that the
+    // pool's threads claim one by one: a thread the OS has not scheduled yet never holds the others up.
+    // Which thread computes a block does not change its values (see kernels.h "Determinism").
     std::vector<Unit> units;
-    std::vector<double> start_cost;
     units.reserve(64);
-    start_cost.reserve(64);
-    double total = 0;
     for (int k = 0; k < n_tasks; ++k) {
         const MatTask& t = tasks[k];
         if (t.rows <= 0 || t.n <= 0) continue;
         const double per_row = static_cast<double>(t.n) * static_cast<double>(t.cols + 16);
-        for (int64_t r = 0; r < t.rows; r += kRowBlock) {
-            const int64_t r1 = std::min(t.rows, r + kRowBlock);
-            units.push_back(Unit{k, r, r1});
-            start_cost.push_back(total);
-            total += per_row * static_cast<double>(r1 - r);
-        }
+        int64_t block = static_cast<int64_t>(131072.0 / per_row) / kRowBlock * kRowBlock;
+        block = std::clamp<int64_t>(block, kRowBlock, 32 * kRowBlock);
+        for (int64_t r = 0; r < t.rows; r += block) units.push_back(Unit{k, r, std::min(t.rows, r + block)});
     }
-    if (units.empty()) return;
-    // first[j] = index of the first unit owned by a thread >= j (owners are non-decreasing in u).
-    std::vector<size_t> first(static_cast<size_t>(T) + 1, units.size());
-    int next = 0;
-    for (size_t u = 0; u < units.size(); ++u) {
-        const int owner = std::min(T - 1, static_cast<int>(start_cost[u] * T / total));
-        while (next <= owner) first[static_cast<size_t>(next++)] = u;
-    }
-    pool->parallel_for(
-        T,
-        [&](int64_t b, int64_t e, int) {
-            for (int64_t j = b; j < e; ++j)
-                for (size_t u = first[j]; u < first[j + 1]; ++u) run_unit(units[u]);
-        },
-        1);
+    pool->for_each_chunk(static_cast<int64_t>(units.size()),
+                         [&](int64_t u, int) { run_unit(units[static_cast<size_t>(u)]); });
 }
 
 void matvec(DType wt, const void* W, int64_t rows, int64_t cols, const float* x, float* y, ThreadPool* pool) {

@@ -48,8 +48,9 @@ void matmul(DType wt, const void* W, int64_t rows, int64_t cols, const float* X,
             ThreadPool* pool);
 
 // Several independent products in ONE pool dispatch (e.g. an expert's gate_proj and up_proj, or all k
-// selected experts of a decode token): saves the wake-up cost of one parallel_for per matrix. Work is
-// split across threads by cost (rows·n), deterministically for a given thread count.
+// selected experts of a decode token): saves the wake-up cost of one pool dispatch per matrix. Work is
+// cut into row blocks of similar cost that the pool's threads claim as they come free; the values do not
+// depend on which thread computes a block.
 //   each task: Y[i][r] = sum_c W[r][c] * X[i][c] for i < n, r < rows   (n = 1 is a matvec)
 struct MatTask {
     DType wt = DType::BF16;

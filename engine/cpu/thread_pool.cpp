@@ -12,6 +12,10 @@
 
 namespace moescope::cpu {
 
+namespace {
+constexpr uint64_t kIdShift = 40, kCountShift = 20, kMask20 = (uint64_t{1} << 20) - 1;
+}
+
 void chunk_range(int64_t n, int t, int T, int64_t grain, int64_t& begin, int64_t& end) {
     const int64_t blocks = (n + grain - 1) / grain;
     const int64_t per = blocks / T, extra = blocks % T;
@@ -37,6 +41,25 @@ ThreadPool::~ThreadPool() {
     for (auto& t : threads_) t.join();
 }
 
+void ThreadPool::drain(int index) {
+    for (;;) {
+        uint64_t v = claim_.load(std::memory_order_acquire);
+        const int64_t count = static_cast<int64_t>((v >> kCountShift) & kMask20);
+        const int64_t next = static_cast<int64_t>(v & kMask20);
+        if (next >= count) return;  // nothing left (or no job)
+        if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+        // Claimed chunk `next` of the job that v describes; its parameters are stable until we finish.
+        if (chunk_fn_) {
+            (*chunk_fn_)(next, index);
+        } else {
+            int64_t b, e;
+            chunk_range(n_, static_cast<int>(next), n_threads_, grain_, b, e);
+            if (b < e) (*range_fn_)(b, e, index);
+        }
+        done_.fetch_add(1, std::memory_order_acq_rel);
+    }
+}
+
 void ThreadPool::worker(int index) {
     uint64_t seen = 0;
     for (;;) {
@@ -60,11 +83,29 @@ void ThreadPool::worker(int index) {
         }
         if (stop_flag_.load(std::memory_order_acquire)) return;
         seen = gen;
-        int64_t b, e;
-        chunk_range(n_, index, n_threads_, grain_, b, e);
-        if (b < e) (*job_)(b, e, index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        drain(index);
     }
+}
+
+void ThreadPool::run_job(int64_t n_chunks) {
+    job_id_ = (job_id_ + 1) & ((1u << 24) - 1);
+    done_.store(0, std::memory_order_relaxed);
+    claim_.store((static_cast<uint64_t>(job_id_) << kIdShift) | (static_cast<uint64_t>(n_chunks) << kCountShift),
+                 std::memory_order_release);
+    {
+        // Bumping the generation under the mutex means a worker that is about to sleep either sees the
+        // new generation in its wait predicate or is already waiting and gets the notification.
+        std::lock_guard<std::mutex> lock(mu_);
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    cv_start_.notify_all();
+    drain(0);
+    for (int i = 1; done_.load(std::memory_order_acquire) != n_chunks; ++i) {
+        MOESCOPE_PAUSE();
+        if ((i & 1023) == 0) std::this_thread::yield();  // a descheduled worker holds a chunk
+    }
+    // Retire the job: later claims see no chunk left.
+    claim_.store(static_cast<uint64_t>(job_id_) << kIdShift, std::memory_order_release);
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& f, int64_t grain) {
@@ -74,23 +115,26 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
         f(0, n, 0);
         return;
     }
-    job_ = &f;
+    range_fn_ = &f;
+    chunk_fn_ = nullptr;
     n_ = n;
     grain_ = grain;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    {
-        // Bumping the generation under the mutex means a worker that is about to sleep either sees the
-        // new generation in its wait predicate or is already waiting and gets the notification.
-        std::lock_guard<std::mutex> lock(mu_);
-        generation_.fetch_add(1, std::memory_order_acq_rel);
+    run_job(n_threads_);
+}
+
+void ThreadPool::for_each_chunk(int64_t n_chunks, const std::function<void(int64_t, int)>& f) {
+    if (n_chunks <= 0) return;
+    if (n_threads_ == 1 || n_chunks == 1) {
+        for (int64_t c = 0; c < n_chunks; ++c) f(c, 0);
+        return;
     }
-    cv_start_.notify_all();
-    int64_t b, e;
-    chunk_range(n, 0, n_threads_, grain, b, e);
-    if (b < e) f(b, e, 0);
-    for (int i = 1; pending_.load(std::memory_order_acquire) != 0; ++i) {
-        MOESCOPE_PAUSE();
-        if ((i & 1023) == 0) std::this_thread::yield();  // a descheduled worker needs this core
+    // More chunks than the claim word holds: run them in rounds.
+    for (int64_t base = 0; base < n_chunks; base += kMaxChunks) {
+        const int64_t m = std::min(kMaxChunks, n_chunks - base);
+        const std::function<void(int64_t, int)> shifted = [&](int64_t c, int t) { f(base + c, t); };
+        chunk_fn_ = base == 0 && m == n_chunks ? &f : &shifted;
+        range_fn_ = nullptr;
+        run_job(m);
     }
 }
 

@@ -17,6 +17,7 @@ private slots:
         QTest::addColumn<bool>("with_capture");
         QTest::newRow("1 thread") << QStringList{"--threads", "1"} << false;
         QTest::newRow("2 threads + capture") << QStringList{"--threads", "2", "--capture", "routing"} << true;
+        QTest::newRow("1 thread fast-bf16") << QStringList{"--threads", "1", "--precision", "fast-bf16"} << false;
     }
     void json_report() {
         QFETCH(QStringList, extra);
@@ -33,6 +34,9 @@ private slots:
         QCOMPARE(j["prompt_len"].toInt(), 8);
         QCOMPARE(j["gen_len"].toInt(), 4);
         QCOMPARE(j["threads"].toInt(), extra[1].toInt());
+        const bool fast_asked = extra.contains("fast-bf16");
+        if (!fast_asked) QCOMPARE(j["matmul_precision"].toString(), QString("exact"));
+        if (fast_asked && j["simd"].toString() == "avx512bf16") QCOMPARE(j["matmul_precision"].toString(), QString("fast-bf16"));
         for (const char* key : {"active_bytes_per_token", "active_weight_bytes_per_token", "prefill_gflops",
                                 "decode_bound_tok_s", "decode_fraction_of_bound"})
             QVERIFY2(j[key].toDouble() > 0, key);
@@ -70,6 +74,8 @@ private slots:
                                      << "--capture";
         QTest::newRow("bad device") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--device", "tpu"} << 2
                                     << "--device";
+        QTest::newRow("bad precision") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--precision", "fp8"} << 2
+                                       << "--precision";
         QTest::newRow("zero gen") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--gen-len", "0"} << 2
                                   << "--gen-len";
         QTest::newRow("unknown synthetic") << QStringList{"bench", "--synthetic", "gpt-9"} << 1 << "olmoe-1b-7b";

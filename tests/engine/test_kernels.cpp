@@ -310,8 +310,9 @@ private slots:
         for (int T : {1, 2, 3, 4})
             for (int spin : {0, 200}) QTest::newRow(QString("T%1 spin%2").arg(T).arg(spin).toUtf8()) << T << spin;
     }
-    // parallel_for visits every index exactly once, hands thread t exactly chunk_range's chunk, and
-    // keeps doing so over many back-to-back calls (the spin/sleep hand-off).
+    // parallel_for visits every index exactly once, in chunks that are exactly chunk_range's (whichever
+    // thread runs them), with valid thread indices, and keeps doing so over many back-to-back calls
+    // (the spin/sleep hand-off); for_each_chunk runs every chunk exactly once.
     void pool() {
         QFETCH(int, threads);
         QFETCH(int, spin_us);
@@ -322,22 +323,54 @@ private slots:
             const int64_t n = 1 + (round * 37) % 500;
             const int64_t grain = 1 + round % 7;
             std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-            std::atomic<bool> wrong_chunk{false};
+            std::atomic<bool> wrong_chunk{false}, bad_thread{false};
             pool.parallel_for(
                 n,
                 [&](int64_t b, int64_t e, int t) {
-                    int64_t eb, ee;
-                    chunk_range(n, t, threads, grain, eb, ee);
-                    if (n > grain && threads > 1 && (eb != b || ee != e)) wrong_chunk = true;
+                    if (t < 0 || t >= threads) bad_thread = true;
+                    bool matches = n <= grain || threads == 1;  // run whole on the caller
+                    for (int c = 0; c < threads && !matches; ++c) {
+                        int64_t eb, ee;
+                        chunk_range(n, c, threads, grain, eb, ee);
+                        matches = eb == b && ee == e;
+                    }
+                    if (!matches) wrong_chunk = true;
                     for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
                 },
                 grain);
             QVERIFY(!wrong_chunk);
+            QVERIFY(!bad_thread);
             for (int64_t i = 0; i < n; ++i) QCOMPARE(hits[static_cast<size_t>(i)].load(), 1);
+
+            const int64_t chunks = (round * 13) % 200;
+            std::vector<std::atomic<int>> chits(static_cast<size_t>(chunks));
+            pool.for_each_chunk(chunks, [&](int64_t c, int t) {
+                if (t < 0 || t >= threads) bad_thread = true;
+                chits[static_cast<size_t>(c)].fetch_add(1);
+            });
+            QVERIFY(!bad_thread);
+            for (int64_t c = 0; c < chunks; ++c) QCOMPARE(chits[static_cast<size_t>(c)].load(), 1);
         }
         bool called = false;
         pool.parallel_for(0, [&](int64_t, int64_t, int) { called = true; });
+        pool.for_each_chunk(0, [&](int64_t, int) { called = true; });
         QVERIFY(!called);
+    }
+
+    // A per-thread scratch slot is never used by two threads at once (thread indices are unique among
+    // running calls), even when chunks migrate between threads.
+    void pool_thread_index_unique() {
+        ThreadPool pool(3);
+        std::vector<std::atomic<int>> busy(3);
+        std::atomic<bool> clash{false};
+        for (int round = 0; round < 200; ++round)
+            pool.for_each_chunk(64, [&](int64_t, int t) {
+                if (busy[static_cast<size_t>(t)].fetch_add(1) != 0) clash = true;
+                volatile double x = 0;
+                for (int i = 0; i < 200; ++i) x = x + i;
+                busy[static_cast<size_t>(t)].fetch_sub(1);
+            });
+        QVERIFY(!clash);
     }
 
     // The bandwidth probe returns consistent, positive figures (values are machine-dependent).
