@@ -68,7 +68,13 @@ GenerateResult generate(Session& session, std::span<const int32_t> prompt, const
         ~Restore() { s.set_observer(o); }
     } restore{session, saved};
 
+    auto apply_schedule = [&](int step) {
+        for (const auto& ch : options.schedule)
+            if (ch.step == step)
+                if (auto ok = session.set_interventions(ch.interventions); !ok.ok()) throw ok.error();
+    };
     std::span<const float> logits;
+    if (!prompt.empty()) apply_schedule(-1);
     if (!prompt.empty()) logits = session.prefill(prompt);
     else if (session.n_past() == 0) throw Error("generate: empty prompt and empty session");
     else logits = session.last_logits();
@@ -85,6 +91,7 @@ GenerateResult generate(Session& session, std::span<const int32_t> prompt, const
         tok.logprob = Sampler::logprob(logits, id);
         tok.top = Sampler::top_n(logits, options.top_alternatives);
         tok.routing = tap.done;
+        tok.timeline_index = static_cast<int>(session.timeline().size()) - 1;
         if (options.detokenize) tok.piece = options.detokenize(id);
         result.tokens.push_back(id);
         const bool is_eos = options.stop_on_eos && std::find(eos.begin(), eos.end(), id) != eos.end();
@@ -97,6 +104,7 @@ GenerateResult generate(Session& session, std::span<const int32_t> prompt, const
             return result;
         }
         if (i + 1 == options.max_new_tokens) break;
+        apply_schedule(session.next_step());
         logits = session.step(id);
     }
     result.stop_reason = "max_new_tokens";

@@ -28,6 +28,8 @@ struct GeneratedToken {
     // Routing of the forward pass whose logits chose this token, at its last position (for token 0 the
     // last prompt position), per MoE layer in layer order.
     std::vector<LayerRouting> routing;
+    // Index into Session::timeline() of the interventions in force for that forward pass.
+    int timeline_index = 0;
 };
 
 struct GenerateOptions {
@@ -37,6 +39,9 @@ struct GenerateOptions {
     std::vector<int32_t> eos_ids;  // empty = the model's eos ids
     int top_alternatives = 5;      // entries in GeneratedToken::top (0 = none)
     bool capture_routing = true;   // fill GeneratedToken::routing
+    // Interventions to switch to at given steps (a recorded Session::timeline() replays a run exactly):
+    // an entry with step s is applied right before decode step s (step -1: before the prompt).
+    std::vector<InterventionChange> schedule;
     // Text piece of a new token (e.g. the tokenizer's incremental decoder). Optional.
     std::function<std::string(int32_t)> detokenize;
 };

@@ -111,7 +111,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     order_.resize(n);
     // softmax over the candidates (double for a stable cumulative sum)
     const float mx = work_[order_[0]];
-    std::vector<double> prob(n);  // n <= V; allocation per sampled token is outside the forward hot loop
+    std::vector<double>& prob = prob_;  // reused: no allocation per token once grown
+    prob.resize(n);
     double sum = 0.0;
     for (int i = 0; i < n; ++i) sum += prob[i] = std::exp(static_cast<double>(work_[order_[i]] - mx));
     for (double& q : prob) q /= sum;

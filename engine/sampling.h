@@ -51,6 +51,7 @@ private:
     uint64_t s_[4];
     std::vector<float> work_;     // scratch, reused between calls
     std::vector<int32_t> order_;
+    std::vector<double> prob_;
 };
 
 }  // namespace moescope

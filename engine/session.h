@@ -37,6 +37,7 @@ struct KVCache;
 struct InterventionChange {
     int step = -1;             // first forward step the interventions applied to (-1 = prompt prefill)
     Interventions interventions;
+    bool operator==(const InterventionChange&) const = default;
 };
 
 struct SessionOptions {
@@ -80,7 +81,7 @@ public:
     const std::vector<int32_t>& tokens() const { return tokens_; }
     int next_step() const { return next_step_; }
 
-    // Cancellation between tokens: generate() and long prefills stop when set.
+    // Cancellation between tokens: generate() stops before the next token when set.
     void request_cancel() { cancel_.store(true); }
     void clear_cancel() { cancel_.store(false); }
     bool cancel_requested() const { return cancel_.load(); }

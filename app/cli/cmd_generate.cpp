@@ -184,7 +184,8 @@ int cmd_generate(const CommandArgs& argv) {
             nlohmann::json top = nlohmann::json::array();
             for (const auto& a : t.top) top.push_back({{"id", a.id}, {"logprob", a.logprob}});
             steps.push_back({{"index", t.index}, {"id", t.id}, {"piece", t.piece}, {"logprob", t.logprob},
-                             {"top", top}, {"routing", routing_json(t.routing)}});
+                             {"top", top}, {"routing", routing_json(t.routing)},
+                             {"timeline_index", t.timeline_index}});
         } else {
             std::cout << t.piece << std::flush;
         }

@@ -160,6 +160,56 @@ private slots:
         QVERIFY(r3.tokens.empty());
     }
 
+    // A run with live switches replays exactly from its recorded timeline (same seed): same tokens,
+    // same routing; the switch shows in the routing from its step on.
+    void timelineReplaysExactly() {
+        const std::vector<int32_t> prompt = {2, 7, 1, 8};
+        const int L = model_->config().moe_layers.front();
+        GenerateOptions opt;
+        opt.max_new_tokens = 10;
+        opt.eos_ids = {-1};
+        opt.sampling.greedy = false;
+        opt.sampling.temperature = 0.8f;
+        opt.sampling.seed = 99;
+        Session live(*model_, SessionOptions{1});
+        Interventions a, b;
+        a.disable.push_back({L, 0});
+        b.force.push_back({L, 3});
+        b.bias.push_back({L, 5, 2.0f});
+        std::vector<int32_t> got;
+        std::vector<int> tl;
+        auto res = generate(live, prompt, opt, [&](const GeneratedToken& t) {
+            got.push_back(t.id);
+            tl.push_back(t.timeline_index);
+            // switch interventions between tokens, as the app does
+            if (t.index == 2) live.set_interventions(a);
+            if (t.index == 6) live.set_interventions(b);
+            return true;
+        });
+        QCOMPARE(live.timeline().size(), size_t(3));
+        QCOMPARE(live.timeline()[1].step, 2);  // token 3 is produced by decode step 2's logits
+        QCOMPARE(live.timeline()[2].step, 6);
+        // each token reports the interventions in force for the forward that chose it
+        QCOMPARE(tl, (std::vector<int>{0, 0, 0, 1, 1, 1, 1, 2, 2, 2}));
+        GenerateOptions replay = opt;
+        replay.schedule = live.timeline();
+        Session again(*model_, SessionOptions{1});
+        RoutingCapture cap;
+        again.set_observer(&cap);
+        auto res2 = generate(again, prompt, replay);
+        QCOMPARE(res2.tokens, res.tokens);
+        QVERIFY(again.timeline() == live.timeline());
+        const auto& Lc = cap.layers().at(L);
+        for (size_t i = 0; i < Lc.steps.size(); ++i) {
+            const int st = Lc.steps[i];
+            const auto& ex = Lc.experts[i];
+            const bool has0 = std::find(ex.begin(), ex.end(), 0) != ex.end();
+            const bool has3 = std::find(ex.begin(), ex.end(), 3) != ex.end();
+            if (st >= 2 && st < 6) QVERIFY(!has0);
+            if (st >= 6) QVERIFY(has3);
+        }
+    }
+
     // A/B: two branches forked from one prefill with the same seed and sampling are identical; a branch
     // with an intervention diverges only after the fork.
     void abBranchesFromOnePrefix() {
