@@ -111,8 +111,11 @@ void Bpe::load(const nlohmann::json& model, const std::string& where, const Scan
         unk_id_ = it->second;
     }
     char_ids_.assign(kDirectChars, -1);
+    split_at_metaspace_ = continuing_prefix_.empty() && end_suffix_.empty();
     for (const auto& [tok, id] : vocab_) {
-        if (tok.empty() || tok.size() > 2) continue;
+        for (std::size_t p = tok.find("\xE2\x96\x81", 1); p != std::string::npos && split_at_metaspace_; p = tok.find("\xE2\x96\x81", p + 1))
+            if (p < 3 || tok.compare(p - 3, 3, "\xE2\x96\x81") != 0) split_at_metaspace_ = false;
+        if (tok.empty() || tok.size() > 3) continue;
         std::size_t i = 0;
         const uint32_t cp = utf8_next(tok, i);
         if (i == tok.size() && cp < kDirectChars) char_ids_[cp] = id;
@@ -177,6 +180,21 @@ void Bpe::encode_piece(std::string_view piece, std::vector<int32_t>& out) const 
             return;
         }
     }
+    if (split_at_metaspace_ && piece.size() > 64) {
+        static constexpr std::string_view kMeta = "\xE2\x96\x81";
+        std::size_t start = 0;
+        for (std::size_t p = piece.find(kMeta, 1); p != std::string_view::npos; p = piece.find(kMeta, p + 3)) {
+            if (p >= 3 && piece.substr(p - 3, 3) == kMeta) continue;   // inside a run of "▁"
+            merge_or_cached(piece.substr(start, p - start), out);
+            start = p;
+        }
+        merge_or_cached(piece.substr(start), out);
+        return;
+    }
+    merge_or_cached(piece, out);
+}
+
+void Bpe::merge_or_cached(std::string_view piece, std::vector<int32_t>& out) const {
     const bool cacheable = piece.size() <= kCacheMaxPieceBytes;
     if (cacheable) {
         std::lock_guard<std::mutex> lock(cache_mutex_);
@@ -234,7 +252,7 @@ void Bpe::merge_word(std::string_view w, std::vector<int32_t>& out) const {
             s = buf;
         }
         int32_t direct = -1;
-        if (s.data() != buf.data() && len <= 2) {
+        if (s.data() != buf.data() && len <= 3) {
             std::size_t k = 0;
             const uint32_t cp = utf8_next(s, k);
             if (cp < kDirectChars) direct = char_ids_[cp];

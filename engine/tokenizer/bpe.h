@@ -74,7 +74,13 @@ private:
     MergeTable merges_;
     std::size_t merges_listed_ = 0;
     // Ids of single-code-point tokens for cp < kDirectChars (covers the byte-level alphabet).
-    static constexpr uint32_t kDirectChars = 0x800;
+    static constexpr uint32_t kDirectChars = 0x10000;
+    // SentencePiece-style vocabularies (Mixtral) run BPE over whole segments, since there is no
+    // pre-tokenizer. When no vocab token contains "▁" right after another character, no merge can
+    // cross the position before a "▁" that follows a non-"▁" character, so long segments are cut
+    // there (exactly the same result, but short words that the cache can serve). Checked at load.
+    bool split_at_metaspace_ = false;
+    void merge_or_cached(std::string_view piece, std::vector<int32_t>& out) const;
     std::vector<int32_t> char_ids_;
     void add_merge(std::string_view a, std::string_view b, uint32_t rank, std::string& merged, const std::string& where);
     std::optional<int32_t> unk_id_;

@@ -70,12 +70,13 @@ struct Pattern {
                 out.emplace_back(pos, pos + literal.size());
             return;
         }
-        thread_local std::vector<uint32_t> cps;
-        thread_local std::vector<std::size_t> offs;
-        thread_local std::vector<std::pair<std::size_t, std::size_t>> spans;
-        cps.clear();
-        offs.clear();
-        spans.clear();
+        // Local buffers: pre-tokenizers nest (a Split inside a Sequence runs while another one's
+        // matches are still being consumed), so these cannot be shared per thread.
+        std::vector<uint32_t> cps;
+        std::vector<std::size_t> offs;
+        std::vector<std::pair<std::size_t, std::size_t>> spans;
+        cps.reserve(s.size());
+        offs.reserve(s.size() + 1);
         for (std::size_t i = 0; i < s.size();) {
             offs.push_back(i);
             cps.push_back(utf8_next(s, i));
@@ -104,8 +105,25 @@ struct Span {
 
 // tokenizers' NormalizedString::split: matches -> spans covering the text -> behavior -> pieces.
 void split_piece(const Piece& piece, const std::vector<std::pair<std::size_t, std::size_t>>& matches, bool invert,
-                 Behavior behavior, std::vector<Piece>& out) {
+                 Behavior behavior, const PieceSink& sink) {
     const std::string& s = piece.text;
+    if (behavior == Behavior::Isolated || behavior == Behavior::Removed) {   // streaming fast path
+        Piece sub;
+        std::size_t prev = 0;
+        const auto emit = [&](std::size_t b, std::size_t e, bool is_match) {
+            if (b == e || (behavior == Behavior::Removed && is_match)) return;
+            sub.text.assign(s, b, e - b);
+            sub.at_origin = piece.at_origin && b == 0;
+            sink(sub);
+        };
+        for (const auto& m : matches) {
+            if (prev != m.first) emit(prev, m.first, invert);
+            emit(m.first, m.second, !invert);
+            prev = m.second;
+        }
+        if (prev != s.size()) emit(prev, s.size(), invert);
+        return;
+    }
     std::vector<Span> spans;
     std::size_t prev = 0;
     for (const auto& m : matches) {
@@ -153,7 +171,8 @@ void split_piece(const Piece& piece, const std::vector<std::pair<std::size_t, st
     }
     for (const auto& sp : res) {
         if (sp.flag || sp.begin == sp.end) continue;
-        out.push_back({s.substr(sp.begin, sp.end - sp.begin), piece.at_origin && sp.begin == 0});
+        Piece sub{s.substr(sp.begin, sp.end - sp.begin), piece.at_origin && sp.begin == 0};
+        sink(sub);
     }
 }
 
@@ -232,42 +251,32 @@ struct SplitPre : PreTokenizer {
     Pattern pattern;
     Behavior behavior = Behavior::Isolated;
     bool invert = false;
-    void apply(std::vector<Piece>& pieces) const override {
-        std::vector<Piece> out;
-        out.reserve(pieces.size() * 4);
+    void run(Piece& p, const PieceSink& sink) const override {
         std::vector<std::pair<std::size_t, std::size_t>> m;
-        for (const Piece& p : pieces) {
-            pattern.find(p.text, m);
-            split_piece(p, m, invert, behavior, out);
-        }
-        pieces.swap(out);
+        pattern.find(p.text, m);
+        split_piece(p, m, invert, behavior, sink);
     }
 };
 
 struct ByteLevelPre : PreTokenizer {
     bool add_prefix_space = false, use_regex = true;
     Pattern gpt2;
-    void apply(std::vector<Piece>& pieces) const override {
-        std::vector<Piece> split;
-        if (use_regex || add_prefix_space) {
-            std::vector<std::pair<std::size_t, std::size_t>> m;
-            for (Piece& p : pieces) {
-                if (add_prefix_space && (p.text.empty() || p.text[0] != ' ')) p.text = " " + p.text;
-                if (use_regex) {
-                    gpt2.find(p.text, m);
-                    split_piece(p, m, false, Behavior::Isolated, split);
-                } else {
-                    split.push_back(std::move(p));
-                }
-            }
-            pieces.swap(split);
+    static void map_bytes(Piece& p, const PieceSink& sink) {
+        Piece mapped;
+        mapped.at_origin = p.at_origin;
+        mapped.text.reserve(p.text.size() * 2);
+        for (unsigned char c : p.text) mapped.text += byte_to_unicode(c);
+        sink(mapped);
+    }
+    void run(Piece& p, const PieceSink& sink) const override {
+        if (add_prefix_space && (p.text.empty() || p.text[0] != ' ')) p.text = " " + p.text;
+        if (!use_regex) {
+            map_bytes(p, sink);
+            return;
         }
-        for (Piece& p : pieces) {
-            std::string mapped;
-            mapped.reserve(p.text.size() * 2);
-            for (unsigned char c : p.text) mapped += byte_to_unicode(c);
-            p.text = std::move(mapped);
-        }
+        std::vector<std::pair<std::size_t, std::size_t>> m;
+        gpt2.find(p.text, m);
+        split_piece(p, m, false, Behavior::Isolated, [&](Piece& sub) { map_bytes(sub, sink); });
     }
 };
 
@@ -275,10 +284,9 @@ struct MetaspacePre : PreTokenizer {
     std::string replacement;
     enum class Scheme { Always, First, Never } scheme = Scheme::Always;
     bool split = true;
-    void apply(std::vector<Piece>& pieces) const override {
-        std::vector<Piece> out;
+    void run(Piece& p, const PieceSink& sink) const override {
         std::vector<std::pair<std::size_t, std::size_t>> m;
-        for (Piece& p : pieces) {
+        {
             std::string t;
             for (char c : p.text) {
                 if (c == ' ') t += replacement; else t.push_back(c);
@@ -286,36 +294,35 @@ struct MetaspacePre : PreTokenizer {
             const bool starts = t.compare(0, replacement.size(), replacement) == 0;
             if (!starts && (scheme == Scheme::Always || (scheme == Scheme::First && p.at_origin))) t.insert(0, replacement);
             Piece np{std::move(t), p.at_origin};
-            if (!split) { out.push_back(std::move(np)); continue; }
-            m.clear();
+            if (!split) { sink(np); return; }
             for (std::size_t pos = np.text.find(replacement); pos != std::string::npos; pos = np.text.find(replacement, pos + replacement.size()))
                 m.emplace_back(pos, pos + replacement.size());
-            split_piece(np, m, false, Behavior::MergedWithNext, out);
+            split_piece(np, m, false, Behavior::MergedWithNext, sink);
         }
-        pieces.swap(out);
     }
 };
 
 struct DigitsPre : PreTokenizer {
     bool individual = false;
-    void apply(std::vector<Piece>& pieces) const override {
-        std::vector<Piece> out;
+    void run(Piece& p, const PieceSink& sink) const override {
         std::vector<std::pair<std::size_t, std::size_t>> m;
-        for (const Piece& p : pieces) {
-            m.clear();
-            for (std::size_t i = 0; i < p.text.size(); ++i)
-                if (p.text[i] >= '0' && p.text[i] <= '9') m.emplace_back(i, i + 1);
-            split_piece(p, m, false, individual ? Behavior::Isolated : Behavior::Contiguous, out);
-        }
-        pieces.swap(out);
+        for (std::size_t i = 0; i < p.text.size(); ++i)
+            if (p.text[i] >= '0' && p.text[i] <= '9') m.emplace_back(i, i + 1);
+        split_piece(p, m, false, individual ? Behavior::Isolated : Behavior::Contiguous, sink);
     }
 };
 
 struct SequencePre : PreTokenizer {
     std::vector<std::unique_ptr<PreTokenizer>> steps;
-    void apply(std::vector<Piece>& pieces) const override {
-        for (const auto& s : steps) s->apply(pieces);
+    // Step k runs on every piece step k-1 produces, as tokenizers' Sequence does.
+    void run_from(std::size_t k, Piece& p, const PieceSink& sink) const {
+        if (k == steps.size()) {
+            sink(p);
+            return;
+        }
+        steps[k]->run(p, [&](Piece& sub) { run_from(k + 1, sub, sink); });
     }
+    void run(Piece& p, const PieceSink& sink) const override { run_from(0, p, sink); }
 };
 
 // ---------------------------------------------------------------- decoders
@@ -434,6 +441,12 @@ uint32_t single_char(const std::string& s, const std::string& where, const char*
 }
 
 }  // namespace
+
+void PreTokenizer::apply(std::vector<Piece>& pieces) const {
+    std::vector<Piece> out;
+    for (Piece& p : pieces) run(p, [&](Piece& sub) { out.push_back(sub); });
+    pieces.swap(out);
+}
 
 const std::string& byte_to_unicode(uint8_t b) {
     static const std::array<std::string, 256> table = [] {

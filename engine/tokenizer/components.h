@@ -4,6 +4,7 @@
 // naming the JSON path and the unsupported type, never silently ignoring a stage.
 // Reference semantics: huggingface/tokenizers src/{normalizers,pre_tokenizers,decoders,processors}.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,10 +27,17 @@ struct Piece {
     bool at_origin = false;
 };
 
+// Receives the pieces a pre-tokenizer produces, one at a time (streaming keeps a long text from
+// being materialized as millions of small strings before BPE sees them).
+using PieceSink = std::function<void(Piece&)>;
+
 class PreTokenizer {
 public:
     virtual ~PreTokenizer() = default;
-    virtual void apply(std::vector<Piece>& pieces) const = 0;
+    // Splits/transforms one piece and hands each result to `sink`, in order.
+    virtual void run(Piece& piece, const PieceSink& sink) const = 0;
+    // Convenience for tests: applies the pre-tokenizer to every piece of a list.
+    void apply(std::vector<Piece>& pieces) const;
 };
 
 class Decoder {

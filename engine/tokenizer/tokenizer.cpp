@@ -49,12 +49,14 @@ struct Tokenizer::Impl {
 namespace {
 
 std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw Error(path + ": cannot open file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) throw Error(path + ": read error");
-    return ss.str();
+    const std::streamoff size = in.tellg();
+    if (size < 0) throw Error(path + ": cannot determine the file size");
+    std::string text(static_cast<std::size_t>(size), '\0');
+    in.seekg(0);
+    if (!in.read(text.data(), size)) throw Error(path + ": read error");
+    return text;
 }
 
 json parse_json(std::string_view text, const std::string& name) {
@@ -246,7 +248,6 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
     ids.reserve(text.size() / 3 + 4);
     std::vector<tok::Segment> raw, norm;
     t.raw_matcher.split(text, raw);
-    std::vector<tok::Piece> pieces;
     for (const tok::Segment& seg : raw) {
         if (seg.id) { ids.push_back(*seg.id); continue; }
         std::string s(text.substr(seg.begin, seg.end - seg.begin));
@@ -256,10 +257,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
         for (const tok::Segment& sub : norm) {
             if (sub.id) { ids.push_back(*sub.id); continue; }
             if (sub.begin == sub.end) continue;
-            pieces.clear();
-            pieces.push_back({s.substr(sub.begin, sub.end - sub.begin), seg.begin == 0 && sub.begin == 0});
-            if (t.pre_tokenizer) t.pre_tokenizer->apply(pieces);
-            for (const tok::Piece& p : pieces) t.bpe.encode_piece(p.text, ids);
+            tok::Piece piece{s.substr(sub.begin, sub.end - sub.begin), seg.begin == 0 && sub.begin == 0};
+            if (t.pre_tokenizer) t.pre_tokenizer->run(piece, [&](tok::Piece& p) { t.bpe.encode_piece(p.text, ids); });
+            else t.bpe.encode_piece(piece.text, ids);
         }
     }
     if (add_special) return t.post.apply(ids);

@@ -246,14 +246,48 @@ std::string nfd(std::string_view s) {
     return out;
 }
 
+namespace {
+std::string nfc_full(std::string_view s);
+}
+
+// NFC in chunks: text between "safe" characters (starters that neither change under NFC nor
+// combine with what precedes them) is copied as is; only the chunks around unsafe characters, from
+// the last safe character before them to the next safe one, go through the full algorithm. A safe
+// character is a stable boundary, so the result equals NFC of the whole string.
 std::string nfc(std::string_view s) {
     const NormData& d = norm_data();
-    bool stable = true;
-    for (std::size_t i = 0; i < s.size() && stable;) {
-        if (static_cast<unsigned char>(s[i]) < 0x80) { ++i; continue; }
-        stable = !d.nfc_unsafe[utf8_next(s, i)];
+    std::string out;
+    std::size_t copied = 0;      // s[0, copied) is already in out
+    std::size_t last_safe = 0;   // start of the last safe character seen
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (static_cast<unsigned char>(s[i]) < 0x80) { last_safe = i++; continue; }
+        const std::size_t at = i;
+        if (!d.nfc_unsafe[utf8_next(s, i)]) { last_safe = at; continue; }
+        // Unsafe character: normalize [chunk_start, next safe character).
+        const std::size_t chunk_start = std::max(copied, last_safe);
+        std::size_t end = i;
+        while (end < s.size()) {
+            std::size_t k = end;
+            const uint32_t cp = utf8_next(s, k);
+            if (!d.nfc_unsafe[cp]) break;
+            end = k;
+        }
+        if (out.empty()) out.reserve(s.size() + 16);
+        out.append(s.substr(copied, chunk_start - copied));
+        out += nfc_full(s.substr(chunk_start, end - chunk_start));
+        copied = end;
+        i = end;
+        last_safe = end;
     }
-    if (stable) return std::string(s);
+    if (copied == 0) return std::string(s);
+    out.append(s.substr(copied));
+    return out;
+}
+
+namespace {
+std::string nfc_full(std::string_view s) {
+    const NormData& d = norm_data();
     std::vector<uint32_t> cps = decompose_ordered(s);
     // Canonical composition (UAX #15): combine each character with the last starter unless a
     // character in between blocks it (ccc 0, or ccc >= its own).
@@ -293,5 +327,6 @@ std::string nfc(std::string_view s) {
     for (uint32_t cp : cps) utf8_append(out, cp);
     return out;
 }
+}  // namespace
 
 }  // namespace moescope::tok
