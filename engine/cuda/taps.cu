@@ -1,0 +1,47 @@
+#include "engine/cuda/taps.cuh"
+
+#include "engine/cuda/common.cuh"
+#include "engine/cuda/ops_math.h"
+#include "engine/cuda/reduce.cuh"
+
+namespace moescope::gpu {
+
+namespace {
+__global__ void row_stats_kernel(const float* x, int width, const int32_t* row_map, float* out_max,
+                                 int32_t* out_channel, float* out_norm) {
+    const int64_t i = blockIdx.x;
+    const int64_t row = row_map ? row_map[i] : i;
+    if (row < 0) {
+        if (threadIdx.x == 0) {
+            out_max[i] = 0.0f;
+            out_channel[i] = 0;
+            out_norm[i] = 0.0f;
+        }
+        return;
+    }
+    const float* r = x + row * width;
+    cudamath::AbsMax best{-1.0f, 0x7fffffff};
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < width; c += blockDim.x) {
+        const float v = r[c];
+        ss += v * v;
+        best = cudamath::absmax_merge(best, cudamath::AbsMax{fabsf(v), c});
+    }
+    ss = block_sum(ss);
+    best = block_absmax(best);
+    if (threadIdx.x == 0) {
+        out_max[i] = best.v;
+        out_channel[i] = best.idx;
+        out_norm[i] = sqrtf(ss);
+    }
+}
+}  // namespace
+
+void row_stats(const float* x, int width, const int32_t* row_map, int64_t n_rows, float* out_max, int32_t* out_channel,
+               float* out_norm, cudaStream_t stream) {
+    if (n_rows <= 0) return;
+    row_stats_kernel<<<unsigned(n_rows), 128, 0, stream>>>(x, width, row_map, out_max, out_channel, out_norm);
+    CUDA_CHECK_LAUNCH("row_stats");
+}
+
+}  // namespace moescope::gpu
