@@ -139,8 +139,9 @@ struct RouteParams {
     float scale = 1.0f;          // routed_scaling_factor (DeepSeek); 1 elsewhere
     int n_group = 1;             // DeepSeek n_group (1 = no group limit)
     int topk_group = 1;          // groups kept
+    int group_max = 0;           // group score: 0 = sum of the top-2 (V3 noaux_tc), 1 = max (V2 group_limited_greedy)
     float top_p = 0.0f;          // dynamic-k routing threshold; 0 = off
-    int top_p_max_k = 0;         // most experts under top_p; 0 = k
+    int top_p_max_k = 0;         // most experts under top_p (clamped to k); 0 = k
 };
 
 // Per-layer intervention data (device or host arrays, may be null when unused).
@@ -201,7 +202,8 @@ MOESCOPE_HD int route_token(const RouteParams& p, const float* logits, const flo
             sum += v;
         }
         for (int e = 0; e < E; ++e) score[e] = sum > 0.0f ? score[e] / sum : 0.0f;
-        for (int e = 0; e < E; ++e) choice[e] = score[e];  // selection key = probability
+        // Selection key = probability; disabled experts are out of groups and selection alike.
+        for (int e = 0; e < E; ++e) choice[e] = (ed.disabled && ed.disabled[e]) ? NEG : score[e];
     } else {
         // 1. s = sigmoid(z); c = s + e_score_correction_bias; disabled: c = -inf (before groups).
         for (int e = 0; e < E; ++e) {
@@ -209,48 +211,50 @@ MOESCOPE_HD int route_token(const RouteParams& p, const float* logits, const flo
             score[e] = sigmoidf_(z);
             choice[e] = (ed.disabled && ed.disabled[e]) ? NEG : score[e] + (e_bias ? e_bias[e] : 0.0f);
         }
-        // 2-3. Group score = sum of the two largest non-disabled c; keep topk_group groups; c := 0
-        // outside them (HF masked_fill 0.0), -inf again for disabled experts.
-        if (p.n_group > 1 && p.topk_group < p.n_group && E % p.n_group == 0) {
-            const int gs = E / p.n_group;
-            // At most 64 groups (DeepSeek-V3 uses 8); kept as a bitmask so no extra scratch is needed.
-            uint64_t keep = 0;
-            for (int r = 0; r < p.topk_group && r < 64; ++r) {
-                int best = -1;
-                float best_score = NEG;
-                for (int g = 0; g < p.n_group && g < 64; ++g) {
-                    if (keep & (uint64_t(1) << g)) continue;
-                    float b1 = NEG, b2 = NEG;
-                    for (int j = 0; j < gs; ++j) {
-                        const float c = choice[g * gs + j];
-                        if (c == NEG) continue;
-                        if (c > b1) {
-                            b2 = b1;
-                            b1 = c;
-                        } else if (c > b2) {
-                            b2 = c;
-                        }
-                    }
-                    const float gscore = (b1 == NEG) ? NEG : (b2 == NEG ? b1 : b1 + b2);
-                    if (best < 0 || gscore > best_score) {
-                        best = g;
-                        best_score = gscore;
+    }
+    // 2-3. (Group-limited routers) group score = sum of the two largest non-disabled c, or the
+    // max for DeepSeek-V2 group_limited_greedy; keep topk_group groups; c := 0
+    // outside them (HF masked_fill 0.0), -inf again for disabled experts.
+    if (p.n_group > 1 && p.topk_group < p.n_group && E % p.n_group == 0) {
+        const int gs = E / p.n_group;
+        // At most 64 groups (DeepSeek-V3 uses 8); kept as a bitmask so no extra scratch is needed.
+        uint64_t keep = 0;
+        for (int r = 0; r < p.topk_group && r < 64; ++r) {
+            int best = -1;
+            float best_score = NEG;
+            for (int g = 0; g < p.n_group && g < 64; ++g) {
+                if (keep & (uint64_t(1) << g)) continue;
+                float b1 = NEG, b2 = NEG;
+                for (int j = 0; j < gs; ++j) {
+                    const float c = choice[g * gs + j];
+                    if (c == NEG) continue;
+                    if (c > b1) {
+                        b2 = b1;
+                        b1 = c;
+                    } else if (c > b2) {
+                        b2 = c;
                     }
                 }
-                if (best >= 0) keep |= uint64_t(1) << best;
+                const float gscore = (b1 == NEG) ? NEG : ((b2 == NEG || p.group_max) ? b1 : b1 + b2);
+                if (best < 0 || gscore > best_score) {
+                    best = g;
+                    best_score = gscore;
+                }
             }
-            for (int e = 0; e < E; ++e) {
-                const int g = e / gs;
-                if (!(keep & (uint64_t(1) << g)) && choice[e] != NEG) choice[e] = 0.0f;
-            }
+            if (best >= 0) keep |= uint64_t(1) << best;
+        }
+        for (int e = 0; e < E; ++e) {
+            const int g = e / gs;
+            if (!(keep & (uint64_t(1) << g)) && choice[e] != NEG) choice[e] = 0.0f;
         }
     }
     // Optional dynamic k (top-p): the smallest best-first prefix whose mass >= top_p, within
     // [1, top_p_max_k or k]. Mass is the probability (softmax) or the score normalised over the
     // allowed experts (sigmoid).
     if (p.top_p > 0.0f) {
+        // p.k is also the capacity of ids/w, so the dynamic k never exceeds it.
         const int kmax_raw = p.top_p_max_k > 0 ? p.top_p_max_k : k;
-        const int kmax = kmax_raw < E ? kmax_raw : E;
+        const int kmax = kmax_raw < k ? kmax_raw : k;
         const int n = route_topk(choice, ed.disabled, E, kmax, ids);
         float total = 0.0f;
         for (int e = 0; e < E; ++e)

@@ -33,3 +33,21 @@ void add_bias(float* y, const float* b, int64_t n_tok, int width, cudaStream_t s
 }
 
 }  // namespace moescope::gpu
+
+namespace moescope::gpu {
+namespace {
+__global__ void clamp_kernel(float* x, int64_t n, int width, int64_t tok_stride, float limit) {
+    const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (id >= n) return;
+    float* v = x + (id / width) * tok_stride + id % width;
+    *v = fminf(fmaxf(*v, -limit), limit);
+}
+}  // namespace
+
+void clamp_rows(float* x, int64_t n_tok, int width, int64_t tok_stride, float limit, cudaStream_t stream) {
+    const int64_t n = n_tok * width;
+    if (n <= 0) return;
+    clamp_kernel<<<grid_for(n, 256), 256, 0, stream>>>(x, n, width, tok_stride, limit);
+    CUDA_CHECK_LAUNCH("clamp_rows");
+}
+}  // namespace moescope::gpu

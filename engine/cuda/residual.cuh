@@ -12,3 +12,8 @@ void residual_add(float* x, const float* y, int64_t n_tok, int width, const floa
 void add_bias(float* y, const float* b, int64_t n_tok, int width, cudaStream_t stream);
 
 }  // namespace moescope::gpu
+
+namespace moescope::gpu {
+// x[t][c] = clamp(x[t][c], -limit, limit) for c < width, rows at tok_stride (OLMoE clip_qkv).
+void clamp_rows(float* x, int64_t n_tok, int width, int64_t tok_stride, float limit, cudaStream_t stream);
+}  // namespace moescope::gpu

@@ -442,6 +442,34 @@ private slots:
         QCOMPARE(w[0], 1.0f);
     }
 
+    // Group score rule: DeepSeek-V2 group_limited_greedy (max per group) vs V3 (sum of top-2).
+    // p = softmax(2, -5, 1.5, 1.5) = (0.452, 0.0004, 0.274, 0.274); groups {0,1}, {2,3}, keep 1.
+    void router_group_score_rule_data() {
+        QTest::addColumn<int>("group_max");
+        QTest::addColumn<int>("first");
+        QTest::addColumn<int>("second");
+        QTest::newRow("max per group keeps {0,1}") << 1 << 0 << 1;
+        QTest::newRow("top-2 sum keeps {2,3}") << 0 << 2 << 3;
+    }
+    void router_group_score_rule() {
+        QFETCH(int, group_max);
+        QFETCH(int, first);
+        QFETCH(int, second);
+        std::vector<float> z{2.0f, -5.0f, 1.5f, 1.5f};
+        RouteParams p;
+        p.n_experts = 4;
+        p.k = 2;
+        p.n_group = 2;
+        p.topk_group = 1;
+        p.group_max = group_max;
+        RouteEdits ed;
+        float score[4], choice[4], w[2];
+        int32_t ids[2];
+        QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 2);
+        QCOMPARE(ids[0], first);
+        QCOMPARE(ids[1], second);
+    }
+
     void router_softmax_edits_data() {
         QTest::addColumn<QString>("what");
         QTest::newRow("bias steers") << "bias";
@@ -472,14 +500,16 @@ private slots:
             // p3 = 16 / (8 + 4 + 2 + 16) = 16/30
             QVERIFY(std::abs(w[0] - 16.0f / 30.0f) < 1e-6);
         } else if (what == "top_p") {
+            p.k = 4;  // capacity; top_p picks the dynamic k within it
             p.top_p = 0.7f;
-            p.top_p_max_k = 4;
             QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 2);  // 0.5 + 0.25 >= 0.7
             p.top_p = 0.4f;
             QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 1);
             QCOMPARE(ids[0], 0);
             p.top_p = 0.8f;
             QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 3);
+            p.top_p_max_k = 2;  // at most 2 even though 0.8 needs 3
+            QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 2);
         } else if (what == "all_disabled") {
             std::fill(dis.begin(), dis.end(), 1);
             ed.disabled = dis.data();
