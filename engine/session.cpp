@@ -5,6 +5,7 @@
 
 #include "engine/cpu/forward.h"
 #include "engine/cpu/thread_pool.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/model/model.h"
 
 namespace moescope {
@@ -59,6 +60,26 @@ Result<bool> validate_interventions(const Model& model, const Interventions& iv)
 Session::Session(const Model& model, SessionOptions options)
     : Session(model, std::make_shared<cpu::ThreadPool>(options.n_threads)) {}
 
+Session::Session(const Model& model, SessionOptions options, const SessionDevice& device)
+    : Session(model, std::make_shared<cpu::ThreadPool>(device.cuda ? 1 : options.n_threads)) {
+    if (device.cuda) {
+        cuda_model_ = device.cuda;
+        auto seq = gpu::CudaSequence::create(cuda_model_, device.max_context);
+        if (!seq) throw seq.error();
+        cuda_seq_ = std::move(seq.value());
+    }
+}
+
+void Session::run_forward(std::span<const int32_t> tokens, int step, std::vector<float>* all_logits,
+                          std::vector<float>& out) {
+    if (cuda_seq_) {
+        std::vector<float> last;
+        cuda_seq_->forward(tokens, interventions_, observer_, step, all_logits, all_logits ? last : out);
+        return;
+    }
+    forward_->run(*cache_, tokens, interventions_, observer_, step, all_logits != nullptr, out);
+}
+
 Session::Session(const Model& model, std::shared_ptr<cpu::ThreadPool> pool)
     : model_(model), pool_(std::move(pool)) {
     forward_ = std::make_unique<cpu::CpuForward>(model_, pool_.get());
@@ -82,7 +103,7 @@ Result<bool> Session::set_interventions(const Interventions& iv) {
 std::span<const float> Session::prefill(std::span<const int32_t> tokens, std::vector<float>* all_logits) {
     if (tokens.empty()) throw Error("prefill: empty prompt");
     std::vector<float>& out = all_logits ? *all_logits : logits_;
-    forward_->run(*cache_, tokens, interventions_, observer_, -1, all_logits != nullptr, out);
+    run_forward(tokens, -1, all_logits, out);
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
     prefilled_ = true;
     if (all_logits) {
@@ -95,7 +116,7 @@ std::span<const float> Session::prefill(std::span<const int32_t> tokens, std::ve
 std::span<const float> Session::step(int32_t token) {
     if (!prefilled_) throw Error("step: call prefill with the prompt first");
     const int32_t one[1] = {token};
-    forward_->run(*cache_, std::span<const int32_t>(one, 1), interventions_, observer_, next_step_, false, logits_);
+    run_forward(std::span<const int32_t>(one, 1), next_step_, nullptr, logits_);
     tokens_.push_back(token);
     ++next_step_;
     return logits_;
@@ -103,7 +124,12 @@ std::span<const float> Session::step(int32_t token) {
 
 std::unique_ptr<Session> Session::fork() const {
     std::unique_ptr<Session> s(new Session(model_, pool_));
-    *s->cache_ = *cache_;
+    if (cuda_seq_) {
+        s->cuda_model_ = cuda_model_;
+        s->cuda_seq_ = cuda_seq_->fork();
+    } else {
+        *s->cache_ = *cache_;
+    }
     s->observer_ = observer_;
     s->interventions_ = interventions_;
     s->timeline_ = timeline_;

@@ -28,6 +28,10 @@
 namespace moescope {
 
 class Model;
+namespace gpu {
+class CudaModel;
+class CudaSequence;
+}  // namespace gpu
 namespace cpu {
 class ThreadPool;
 class CpuForward;
@@ -44,6 +48,13 @@ struct SessionOptions {
     int n_threads = 0;         // 0 = hardware concurrency (ignored when a pool is shared by fork)
 };
 
+// Where the forward passes run. Default: the CPU. With `cuda` set (engine/cuda/cuda_backend.h, see
+// gpu::select_device) they run on that GPU model with a KV cache of max_context positions.
+struct SessionDevice {
+    std::shared_ptr<gpu::CudaModel> cuda;
+    int64_t max_context = 4096;
+};
+
 // Checks interventions against a model (layer is MoE, expert < n_experts, top-k in [1, n_experts],
 // no more forced experts per layer than its k, top_p in (0, 1]). Error names the offending entry.
 Result<bool> validate_interventions(const Model& model, const Interventions& iv);
@@ -51,6 +62,8 @@ Result<bool> validate_interventions(const Model& model, const Interventions& iv)
 class Session {
 public:
     explicit Session(const Model& model, SessionOptions options = {});
+    // Throws Error when the GPU sequence cannot be created (e.g. its KV cache does not fit).
+    Session(const Model& model, SessionOptions options, const SessionDevice& device);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -88,6 +101,10 @@ public:
 
 private:
     Session(const Model& model, std::shared_ptr<cpu::ThreadPool> pool);
+    void run_forward(std::span<const int32_t> tokens, int step, std::vector<float>* all_logits,
+                     std::vector<float>& out);
+    std::shared_ptr<gpu::CudaModel> cuda_model_;   // null: CPU backend
+    std::unique_ptr<gpu::CudaSequence> cuda_seq_;
     const Model& model_;
     std::shared_ptr<cpu::ThreadPool> pool_;
     std::unique_ptr<cpu::CpuForward> forward_;

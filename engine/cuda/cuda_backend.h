@@ -24,6 +24,7 @@
 #include "engine/model/config.h"
 #include "engine/model/weights.h"
 #include "engine/cuda/memory_estimate.h"
+#include "engine/device.h"
 #include "engine/routing_tap.h"
 
 namespace moescope::gpu {
@@ -97,5 +98,47 @@ private:
     CudaSequence() = default;
     std::unique_ptr<CudaSequenceImpl> impl_;
 };
+
+// --device cpu|cuda|auto (CLI and app). auto uses the GPU when one is present and the model is
+// supported there, otherwise the CPU.
+enum class DeviceChoice { Cpu, Cuda, Auto };
+
+inline Result<DeviceChoice> parse_device(const std::string& s) {
+    if (s == "cpu") return DeviceChoice::Cpu;
+    if (s == "cuda" || s == "gpu") return DeviceChoice::Cuda;
+    if (s == "auto") return DeviceChoice::Auto;
+    return Error("unknown device '" + s + "' (expected cpu, cuda or auto)");
+}
+
+inline Result<Precision> parse_precision(const std::string& s) {
+    if (s == "fp32") return Precision::FP32;
+    if (s == "bf16") return Precision::BF16;
+    return Error("unknown precision '" + s + "' (expected fp32 or bf16)");
+}
+
+// The GPU model to hand to SessionOptions::cuda: null for cpu (and for auto without a usable GPU,
+// with the reason in *note). An Error for cuda when no GPU, the model is unsupported, or it does
+// not fit (message with needed vs free memory).
+inline Result<std::shared_ptr<CudaModel>> select_device(DeviceChoice choice, const ModelConfig& cfg,
+                                                        const ModelWeights& w, const CudaOptions& options,
+                                                        int64_t context, std::string* note = nullptr) {
+    if (choice == DeviceChoice::Cpu) return std::shared_ptr<CudaModel>();
+    if (choice == DeviceChoice::Auto) {
+        if (!cuda_compiled() || cuda_device_count() == 0) {
+            if (note) *note = "auto: using the CPU (" + cuda_device_description() + ")";
+            return std::shared_ptr<CudaModel>();
+        }
+        if (auto ok = check_supported(cfg); !ok) {
+            if (note) *note = "auto: using the CPU (" + ok.message() + ")";
+            return std::shared_ptr<CudaModel>();
+        }
+    }
+    auto m = CudaModel::load(cfg, w, options, context);
+    if (!m && choice == DeviceChoice::Auto) {
+        if (note) *note = "auto: using the CPU (" + m.message() + ")";
+        return std::shared_ptr<CudaModel>();
+    }
+    return m;
+}
 
 }  // namespace moescope::gpu

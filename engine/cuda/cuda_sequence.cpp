@@ -166,11 +166,20 @@ void CudaSequenceImpl::prepare_interventions(const Interventions& iv) {
         p.scoring = cf.router_score == RouterScore::Sigmoid ? cudamath::kScoreSigmoid : cudamath::kScoreSoftmax;
         p.norm_topk = (cf.always_renormalize || cf.norm_topk_prob) ? 1 : 0;
         p.scale = float(cf.routed_scaling_factor);
-        if (cf.topk_method != TopkMethod::Greedy) {
-            p.n_group = cf.n_group;
-            p.topk_group = cf.topk_group;
-            p.group_max = cf.topk_method == TopkMethod::GroupLimitedMax ? 1 : 0;
+        // Same variant choice as the CPU oracle (engine/cpu/router.cpp): sigmoid routers always use
+        // top-2-sum groups; softmax routers only for DeepSeek-V2 group_limited_greedy (max per group).
+        if (p.scoring == cudamath::kScoreSigmoid) {
+            p.n_group = std::max(1, cf.n_group);
+            p.topk_group = std::max(1, cf.topk_group);
+        } else if (cf.topk_method == TopkMethod::GroupLimitedMax) {
+            p.n_group = std::max(1, cf.n_group);
+            p.topk_group = std::max(1, cf.topk_group);
+            p.group_max = 1;
         }
+        const bool deepseek = cf.family == Family::DeepseekV2 || cf.family == Family::DeepseekV3;
+        p.weight_mode = !deepseek ? cudamath::kWeightsPlain
+                                  : (p.scoring == cudamath::kScoreSigmoid ? cudamath::kWeightsDeepseekV3
+                                                                          : cudamath::kWeightsDeepseekV2);
         if (iv.top_p) {
             p.top_p = *iv.top_p;
             if (iv.top_p_max_k > 0) k = iv.top_p_max_k;  // capacity = most experts top-p may pick

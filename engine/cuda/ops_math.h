@@ -130,6 +130,11 @@ MOESCOPE_HD AbsMax absmax_merge(AbsMax a, AbsMax b) {
 
 // ---- router: scores, group-limited selection, interventions, weights ----------------------------
 enum RouteScoring : int { kScoreSoftmax = 0, kScoreSigmoid = 1 };
+// Final weights w = score of each selected expert, then (n = number selected, S = their sum):
+//  kWeightsPlain:      w / S if norm_topk                 (Mixtral, Qwen2/3-MoE, OLMoE; scale unused)
+//  kWeightsDeepseekV3: (norm_topk ? w / (S + 1e-20) : w) * scale
+//  kWeightsDeepseekV2: (n > 1 && norm_topk) ? w / (S + 1e-20) : w * scale   (HF DeepSeek-V2 MoEGate)
+enum RouteWeights : int { kWeightsPlain = 0, kWeightsDeepseekV3 = 1, kWeightsDeepseekV2 = 2 };
 
 struct RouteParams {
     int n_experts = 0;
@@ -137,6 +142,7 @@ struct RouteParams {
     int scoring = kScoreSoftmax;
     int norm_topk = 0;           // divide by the sum of selected weights (Mixtral: always 1)
     float scale = 1.0f;          // routed_scaling_factor (DeepSeek); 1 elsewhere
+    int weight_mode = 0;         // kWeights* below: how renormalisation and scaling combine
     int n_group = 1;             // DeepSeek n_group (1 = no group limit)
     int topk_group = 1;          // groups kept
     int group_max = 0;           // group score: 0 = sum of the top-2 (V3 noaux_tc), 1 = max (V2 group_limited_greedy)
@@ -271,14 +277,11 @@ MOESCOPE_HD int route_token(const RouteParams& p, const float* logits, const flo
     // 2. Natural selection: top-k of the key, best first, disabled experts never chosen.
     int n = route_topk(choice, ed.disabled, E, k, ids);
     // 3-4. Forcing: a forced expert not already selected replaces the lowest-ranked non-forced
-    // member and takes the last slot (or is appended while fewer than k were chosen).
+    // member and takes the last slot (as the CPU oracle: no slot is added, so a smaller top-p set
+    // stays that size). If nothing was selected (every expert disabled) the first forced one is used.
     for (int f = 0; f < ed.n_forced; ++f) {
         const int e = ed.forced[f];
         if (e < 0 || e >= E || route_contains(ids, n, e)) continue;
-        if (n < k) {
-            ids[n++] = e;
-            continue;
-        }
         int victim = -1;
         for (int i = n - 1; i >= 0; --i) {
             if (!route_contains(ed.forced, ed.n_forced, ids[i])) {
@@ -290,17 +293,18 @@ MOESCOPE_HD int route_token(const RouteParams& p, const float* logits, const flo
         for (int i = victim; i + 1 < n; ++i) ids[i] = ids[i + 1];
         ids[n - 1] = e;
     }
-    // 5. Weights from each expert's own score (no e_score bias); optional renormalisation, scale.
+    if (n == 0 && ed.n_forced > 0 && ed.forced[0] >= 0 && ed.forced[0] < E) ids[n++] = ed.forced[0];
+    // 5. Weights from each expert's own score (no e_score bias); renormalisation and scale per family.
     float sum = 0.0f;
     for (int i = 0; i < n; ++i) {
         w[i] = score[ids[i]];
         sum += w[i];
     }
-    if (p.norm_topk) {
-        const float denom = p.scoring == kScoreSigmoid ? sum + 1e-20f : sum;
-        for (int i = 0; i < n; ++i) w[i] = denom > 0.0f ? w[i] / denom : 0.0f;
+    for (int i = 0; i < n; ++i) {
+        if (p.weight_mode == kWeightsDeepseekV3) w[i] = (p.norm_topk ? w[i] / (sum + 1e-20f) : w[i]) * p.scale;
+        else if (p.weight_mode == kWeightsDeepseekV2) w[i] = (n > 1 && p.norm_topk) ? w[i] / (sum + 1e-20f) : w[i] * p.scale;
+        else if (p.norm_topk) w[i] = sum > 0.0f ? w[i] / sum : 0.0f;
     }
-    for (int i = 0; i < n; ++i) w[i] *= p.scale;
     return n;
 }
 

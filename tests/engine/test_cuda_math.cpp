@@ -393,6 +393,7 @@ private slots:
             p.n_experts = E;
             p.k = k;
             p.scoring = kScoreSigmoid;
+            p.weight_mode = kWeightsDeepseekV3;
             p.norm_topk = 1;
             p.scale = 2.5f;
             p.n_group = n_group;
@@ -476,6 +477,8 @@ private slots:
         QTest::newRow("top_p picks the mass prefix") << "top_p";
         QTest::newRow("all disabled selects nothing") << "all_disabled";
         QTest::newRow("two forced replace from the bottom") << "two_forced";
+        QTest::newRow("forced replaces within a top-p set") << "force_top_p";
+        QTest::newRow("deepseek-v2 weights: k=1 scales, k>1 normalises") << "v2_weights";
     }
     void router_softmax_edits() {
         QFETCH(QString, what);
@@ -510,10 +513,33 @@ private slots:
             QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 3);
             p.top_p_max_k = 2;  // at most 2 even though 0.8 needs 3
             QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 2);
+        } else if (what == "force_top_p") {
+            p.k = 4;
+            p.top_p = 0.4f;  // natural set {0}
+            forced = {3};
+            ed.forced = forced.data();
+            ed.n_forced = 1;
+            QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 1);
+            QCOMPARE(ids[0], 3);
+            QCOMPARE(w[0], 0.125f);
+        } else if (what == "v2_weights") {
+            p.weight_mode = kWeightsDeepseekV2;
+            p.norm_topk = 1;
+            p.scale = 16.0f;
+            QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 2);
+            QVERIFY(std::abs(w[0] - 0.5f / (0.75f + 1e-20f)) < 1e-7);  // k > 1: normalised, not scaled
+            p.k = 1;
+            QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 1);
+            QCOMPARE(w[0], 8.0f);  // k = 1: 0.5 * 16
         } else if (what == "all_disabled") {
             std::fill(dis.begin(), dis.end(), 1);
             ed.disabled = dis.data();
             QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 0);
+            forced = {2};  // the oracle then uses the forced expert alone (weight 0: its p is 0)
+            ed.forced = forced.data();
+            ed.n_forced = 1;
+            QCOMPARE(route_token(p, z.data(), nullptr, ed, score, choice, ids, w), 1);
+            QCOMPARE(ids[0], 2);
         } else {
             p.k = 3;
             forced = {3, 2};
