@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/commands.h"
+#include "app/cli/device_flags.h"
 #include "app/cli/model_flags.h"
 #include "engine/routing_capture.h"
 #include "engine/sampling.h"
@@ -39,6 +40,7 @@ int cmd_eval(const CommandArgs& argv) {
         .flag("all-logits", "also print logits of every prompt position (logits_all)")
         .option("threads", "worker threads (default: all cores)");
     declare_intervention_flags(args);
+    declare_device_flags(args);
     args.parse(argv);
     if (args.help_requested()) {
         std::cout << args.usage("eval");
@@ -59,7 +61,8 @@ int cmd_eval(const CommandArgs& argv) {
                              std::to_string(c.vocab_size - 1) + ")");
     const Interventions iv = parse_intervention_flags(args, *model);
 
-    Session session(*model, SessionOptions{static_cast<int>(threads)});
+    Session session(*model, SessionOptions{static_cast<int>(threads)},
+                    parse_device_flags(args, *model, static_cast<int64_t>(tokens.size()) + n_greedy + 1));
     if (auto ok = session.set_interventions(iv); !ok.ok()) throw UsageError(ok.message());
     RoutingCapture capture(CaptureLevel::Logits);
     session.set_observer(&capture);

@@ -40,3 +40,14 @@ void CudaSequence::truncate(int64_t) {}
 std::unique_ptr<CudaSequence> CudaSequence::fork() const { not_compiled(); }
 
 }  // namespace moescope::gpu
+
+// ---- benchmark (engine/cuda/cuda_bench.h) ----
+#include "engine/cuda/cuda_bench.h"
+
+namespace moescope::gpu {
+std::string CudaBenchResult::to_json() const { return "{}"; }
+Result<CudaBenchResult> cuda_bench(const ModelConfig&, const ModelWeights&, const CudaBenchOptions&) {
+    return Error("CUDA backend not compiled in (CPU-only build; use --device cpu)");
+}
+uint64_t active_weight_bytes(const ModelConfig&, const ModelWeights&) { return 0; }
+}  // namespace moescope::gpu
