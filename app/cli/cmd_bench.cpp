@@ -19,6 +19,7 @@
 #include "app/cli/model_flags.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/thread_pool.h"
+#include "engine/cuda/cuda_bench.h"
 #include "engine/device.h"
 #include "engine/model/model.h"
 #include "engine/model/synthetic_model.h"
@@ -177,6 +178,7 @@ int cmd_bench(const CommandArgs& argv) {
         .option("layers", "with --synthetic: keep only the first N layers")
         .option("device", "cpu (default) or cuda")
         .option("threads", "worker threads (default: all cores)")
+        .option("precision", "with --device cuda: bf16 (default) or fp32")
         .option("prompt-len", "prompt tokens to prefill (default 128)")
         .option("gen-len", "tokens to decode (default 32)")
         .option("capture", "also time decode with routing capture at this level (none, routing, logits, "
@@ -218,7 +220,6 @@ int cmd_bench(const CommandArgs& argv) {
     if (device == "cuda") {
         if (!cuda_compiled() || cuda_device_count() == 0)
             throw Error("bench --device cuda: no CUDA device (" + cuda_device_description() + ")");
-        throw Error("bench --device cuda: the CUDA backend does not run sessions yet; use --device cpu");
     }
     const int threads = threads_arg > 0 ? static_cast<int>(threads_arg)
                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -240,6 +241,18 @@ int cmd_bench(const CommandArgs& argv) {
     if (P + G > c.max_position_embeddings)
         throw UsageError("--prompt-len + --gen-len exceed the model's context (" +
                          std::to_string(c.max_position_embeddings) + ")");
+    if (device == "cuda") {  // engine/cuda/cuda_bench.h: same figures, measured on the GPU
+        gpu::CudaBenchOptions bo;
+        auto prec = gpu::parse_precision(args.get_or("precision", "bf16"));
+        if (!prec) throw UsageError("--precision: " + prec.message());
+        bo.precision = prec.value();
+        bo.prompt_tokens = static_cast<int>(P);
+        bo.decode_tokens = static_cast<int>(G);
+        auto r = gpu::cuda_bench(c, model.weights(), bo);
+        if (!r) throw r.error();
+        std::cout << r.value().to_json() << "\n";
+        return 0;
+    }
     volatile uint64_t sink = prefault(model);
     (void)sink;
 
