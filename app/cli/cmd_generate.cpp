@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "app/cli/commands.h"
+#include "app/cli/device_flags.h"
 #include "app/cli/model_flags.h"
 #include "engine/generate.h"
 #include "engine/session.h"
@@ -87,6 +88,7 @@ int cmd_generate(const CommandArgs& argv) {
         .option("top-k-experts", "experts per token in every MoE layer (default: the model's)")
         .option("route-top-p", "dynamic-k routing: smallest expert set with probability mass >= P")
         .option("route-top-p-max-k", "upper bound on experts with --route-top-p");
+    declare_device_flags(args);
     // Hook for the storage layer: `--record DB` will attach its Recorder (a RoutingObserver) below.
     args.parse(argv);
     if (args.help_requested()) {
@@ -158,7 +160,8 @@ int cmd_generate(const CommandArgs& argv) {
             throw UsageError("token id " + std::to_string(t) + " is outside the model's vocabulary (0.." +
                              std::to_string(c.vocab_size - 1) + ")");
 
-    Session session(*model, SessionOptions{static_cast<int>(threads)});
+    Session session(*model, SessionOptions{static_cast<int>(threads)},
+                    parse_device_flags(args, *model, static_cast<int64_t>(ids->size()) + max_new + 1));
     if (auto ok = session.set_interventions(iv); !ok.ok()) throw UsageError(ok.message());
     RoutingObserver* recorder = nullptr;  // --record DB (storage) plugs in here
     session.set_observer(recorder);

@@ -22,6 +22,7 @@
 #include "engine/sampling.h"
 #include "engine/session.h"
 #include "moescope/build_info.h"
+#include "tests/support/fixture_model.h"
 #include "tests/support/golden.h"
 #include "tests/support/testsupport.h"
 
@@ -92,17 +93,6 @@ std::shared_ptr<gpu::CudaModel> load_gpu(const Model& m, gpu::Precision p) {
     auto r = gpu::CudaModel::load(m.config(), m.weights(), o, 512);
     if (!r) throw Error(r.message());
     return r.value();
-}
-
-// Runs prompt + n greedy tokens on a session; returns the new tokens.
-std::vector<int32_t> greedy(Session& s, const std::vector<int32_t>& prompt, int n) {
-    std::vector<int32_t> out;
-    auto logits = s.prefill(prompt);
-    for (int i = 0; i < n; ++i) {
-        out.push_back(Sampler::argmax(logits));
-        if (i + 1 < n) logits = s.step(out.back());
-    }
-    return out;
 }
 
 nlohmann::json run_session(Session& s, const std::vector<int32_t>& ids, int n_new, int V) {
@@ -613,6 +603,83 @@ private slots:
         }
         if (bf16) QVERIFY2(same >= 0.99 * total, qPrintable(QString("%1 of %2").arg(same).arg(total)));
         else QCOMPARE(same, total);
+    }
+
+    // Every family and feature through the fixture writer (tests/support/fixture_model.h): CPU vs
+    // CUDA fp32 — prompt logits <= 1e-4, expert sets and 6 greedy tokens identical.
+    void families_match_cpu_data() {
+        QTest::addColumn<QString>("arch");
+        QTest::addColumn<QString>("variant");
+        for (const char* a : {"mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "deepseek_v2", "deepseek_v3"})
+            QTest::newRow(a) << QString(a) << QString();
+        QTest::newRow("mixtral fused experts, tied embeddings") << "mixtral" << "fused_tied";
+        QTest::newRow("deepseek_v3 no q_lora, rope_interleave false") << "deepseek_v3" << "plain_q";
+        QTest::newRow("qwen2_moe mlp_only_layers") << "qwen2_moe" << "mlp_only";
+    }
+    void families_match_cpu() {
+        QFETCH(QString, arch);
+        QFETCH(QString, variant);
+        auto spec = test::FixtureSpec::forArch(arch.toStdString());
+        spec.yarn = false;  // YaRN is refused by the CUDA backend (checked below)
+        if (variant == "fused_tied") {
+            spec.fused_experts = true;
+            spec.tie_embeddings = true;
+        } else if (variant == "plain_q") {
+            spec.q_lora_rank = 0;
+            spec.rope_interleave = false;
+        } else if (variant == "mlp_only") {
+            spec.mlp_only_layers = {1};
+        }
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const std::string dir = test::writeFixture(tmp.path().toStdString(), spec);
+        auto loaded = Model::load(dir);
+        QVERIFY2(loaded.ok(), loaded.message().c_str());
+        const Model& model = *loaded.value();
+        std::vector<int32_t> prompt{1, 5, 9, 14, 20, 33, 41, 50, 60, 7};
+        RoutingCapture cc(CaptureLevel::Logits), gc(CaptureLevel::Logits);
+        Session cpu(model, SessionOptions{2});
+        SessionDevice o;
+        o.cuda = load_gpu(model, gpu::Precision::FP32);
+        o.max_context = 32;
+        Session g(model, SessionOptions{2}, o);
+        cpu.set_observer(&cc);
+        g.set_observer(&gc);
+        std::vector<float> la, lb;
+        cpu.prefill(prompt, &la);
+        g.prefill(prompt, &lb);
+        QCOMPARE(lb.size(), la.size());
+        for (size_t i = 0; i < la.size(); ++i) QVERIFY2(std::abs(la[i] - lb[i]) <= 1e-4, qPrintable(QString::number(i)));
+        QCOMPARE(gc.layers().size(), cc.layers().size());
+        for (const auto& [l, L] : cc.layers()) {
+            const auto& G = gc.layers().at(l);
+            QCOMPARE(G.experts.size(), L.experts.size());
+            for (size_t t = 0; t < L.experts.size(); ++t) {
+                QCOMPARE(as_set(G.experts[t]), as_set(L.experts[t]));
+                QVERIFY(close(G.shared_gate[t], L.shared_gate[t], 1e-5));
+            }
+        }
+        std::vector<int32_t> tc, tg;
+        auto lc = cpu.last_logits();
+        auto lg = g.last_logits();
+        for (int i = 0; i < 6; ++i) {
+            tc.push_back(Sampler::argmax(lc));
+            tg.push_back(Sampler::argmax(lg));
+            lc = cpu.step(tc.back());
+            lg = g.step(tg.back());
+        }
+        QCOMPARE(tg, tc);
+    }
+
+    void yarn_is_refused_clearly() {
+        auto spec = test::FixtureSpec::forArch("deepseek_v2");  // writes YaRN rope scaling
+        QTemporaryDir tmp;
+        const std::string dir = test::writeFixture(tmp.path().toStdString(), spec);
+        auto loaded = Model::load(dir);
+        QVERIFY2(loaded.ok(), loaded.message().c_str());
+        auto r = gpu::CudaModel::load(loaded.value()->config(), loaded.value()->weights(), {}, 32);
+        QVERIFY(!r.ok());
+        QVERIFY2(r.message().find("YaRN") != std::string::npos, r.message().c_str());
     }
 
     // ---------------- errors, memory, unload ----------------
