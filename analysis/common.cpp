@@ -83,7 +83,10 @@ Result<std::vector<int64_t>> select_rows(const RoutingArrays& a, const TokenFilt
         auto it = std::find(a.set_names.begin(), a.set_names.end(), name);
         if (it == a.set_names.end()) {
             std::string known;
-            for (const auto& s : a.set_names) known += (known.empty() ? "" : ", ") + s;
+            for (const auto& s : a.set_names) {
+                if (!known.empty()) known += ", ";
+                known += s;
+            }
             return Error(what + ": prompt set '" + name + "' is not in the data (known sets: " +
                          (known.empty() ? std::string("none") : known) + ")");
         }

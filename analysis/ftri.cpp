@@ -77,7 +77,10 @@ struct SplitMix {
 
 std::string filter_desc(const TokenFilter& f) {
     std::string s;
-    for (const auto& n : f.sets) s += (s.empty() ? "" : "+") + n;
+    for (const auto& n : f.sets) {
+        if (!s.empty()) s += '+';
+        s += n;
+    }
     return "'" + (s.empty() ? std::string("(all sets)") : s) + "' (" + token_kind_name(f.kind) + " tokens)";
 }
 

@@ -1,6 +1,8 @@
 // moescope-cli analyze KIND --db DB [...] — runs one analysis of analysis/ on recorded runs and prints
 // its result as JSON (default) or CSV. Reading goes through storage::read_routing; every number comes
 // from analysis/ (docs/analyses.md has the formulas and defaults).
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -11,8 +13,15 @@
 
 #include "analysis/serialize.h"
 #include "app/cli/args.h"
+#include "analysis/ftri.h"
+#include "analysis/what_if.h"
 #include "app/cli/commands.h"
+#include "app/cli/model_flags.h"
 #include "engine/error.h"
+#include "engine/model/model.h"
+#include "engine/presets.h"
+#include "engine/session.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "storage/database.h"
 #include "storage/routing_reader.h"
 
@@ -41,6 +50,7 @@ const std::vector<Kind>& kinds() {
         {"sinks", "attention sinks from first-token attention mass (needs capture level activations)"},
         {"lrc", "local routing consistency: SRP and SCH (moe-lrc)"},
         {"importance", "expert importance (frequency, gate, output, mc_moe) and a keep-top-N prune plan"},
+        {"what-if", "runs a MODEL with experts disabled vs unmodified vs random sets of the same size (KL, ppl)"},
     };
     return k;
 }
@@ -84,14 +94,27 @@ T value_or_error(Result<T> r) {
 // Declares the options every kind accepts plus the kind-specific ones.
 void declare(Args& a, const std::string& kind) {
     a.positional("KIND", "analysis to run (see the list below)");
+    a.flag("json", "print JSON (the default)");
+    a.flag("csv", "print CSV instead of JSON");
+    a.option("out", "write the output to this file instead of stdout");
+    if (kind == "what-if") {
+        a.option("model", "model folder (Hugging Face layout) or 'demo'");
+        a.option("tokens", "one prompt as comma-separated token ids", true);
+        a.option("prompt", "one prompt as text (needs the model's tokenizer.json)", true);
+        a.option("disable", "expert to disable, L:E", true);
+        a.option("preset", "preset JSON whose \"disable\" list is the set to test");
+        a.option("random-repeats", "random sets of the same size, matched per layer (default 5)");
+        a.option("seed", "seed of the random sets (default 0)");
+        a.option("threads", "worker threads (default: all cores)");
+        return;
+    }
     a.option("db", "activation database (.db) to read");
     a.option("run", "run id to include (default: all runs)", true);
     a.option("set", "prompt set to include (default: all tokens)", true);
     a.option("tokens", "which tokens count: prompt, generated or all (default: all; ftri: prompt)");
     a.option("exclude-token", "token id to leave out (BOS, chat template)", true);
-    a.flag("json", "print JSON (the default)");
-    a.flag("csv", "print CSV instead of JSON");
-    a.option("out", "write the output to this file instead of stdout");
+    if (kind == "ftri" || kind == "super-experts" || kind == "importance")
+        a.option("preset-out", "also write the disable preset JSON here (for generate --preset / the app)");
     if (kind == "ftri") {
         a.option("behavior", "behaviour prompt set", true);
         a.option("control", "control prompt set", true);
@@ -103,6 +126,7 @@ void declare(Args& a, const std::string& kind) {
         a.option("seed", "seed of the random controls (default 0)");
         a.option("preset-name", "name of the preset (default ftri-BEHAVIOR-vs-CONTROL)");
         a.option("limit", "ranked entries in the output (default: all)");
+        a.option("random-preset-out", "also write the first random control preset JSON here");
     } else if (kind == "domain" || kind == "dynamic-k") {
         if (kind == "dynamic-k") {
             a.option("top-p", "simulated top-p threshold (default 0.6, UNCONFIRMED)");
@@ -225,7 +249,124 @@ struct Output {
     std::string csv;
 };
 
+void write_json_file(const std::string& path, const nlohmann::json& j) {
+    std::ofstream f(path);
+    if (!f) throw Error(path + ": cannot open for writing");
+    f << j.dump(2) << "\n";
+    if (!f) throw Error(path + ": write failed");
+}
+
+nlohmann::json shift_json(const DistributionShift& d) {
+    return {{"mean_kl", d.mean_kl}, {"max_kl", d.max_kl}, {"top1_agreement", d.top1_agreement},
+            {"nll", d.nll_variant}, {"ppl", d.ppl_variant}};
+}
+
+// Super-expert "prune what-if" (methods.md §3.1-3.2): teacher-forced prompts through the model unmodified,
+// with the chosen experts disabled, and with random matched sets of the same size.
+Output what_if(const Args& a) {
+    if (!a.has("model")) throw UsageError("what-if needs --model MODEL");
+    auto model = load_model_or_throw(a.get("model"));
+    std::vector<std::vector<int32_t>> prompts;
+    for (const auto& t : a.all("tokens")) prompts.push_back(parse_token_list(t, "--tokens"));
+    if (a.has("prompt")) {
+        auto tok = Tokenizer::from_model_dir(model->dir());
+        if (!tok.ok()) throw Error("--prompt needs the model's tokenizer: " + tok.message());
+        for (const auto& text : a.all("prompt")) prompts.push_back(tok.value().encode(text, true));
+    }
+    if (prompts.empty()) throw UsageError("what-if needs at least one --tokens or --prompt");
+    for (const auto& p : prompts)
+        if (p.size() < 2) throw UsageError("what-if: every prompt needs at least 2 tokens (one next-token target)");
+    std::vector<ExpertRef> chosen;
+    if (a.has("preset")) {
+        auto pr = load_preset_file(a.get("preset"));
+        if (!pr.ok()) throw pr.error();
+        Interventions only_disable;
+        only_disable.disable = pr.value().interventions.disable;
+        if (!(pr.value().interventions == only_disable))
+            throw UsageError("--preset: what-if compares disabled-expert sets; the preset has other interventions");
+        chosen = only_disable.disable;
+    }
+    for (const auto& d : a.all("disable")) {
+        const auto colon = d.find(':');
+        if (colon == std::string::npos) throw UsageError("--disable: expected L:E, got '" + d + "'");
+        chosen.push_back({static_cast<int>(parse_int(d.substr(0, colon), "--disable")),
+                          static_cast<int>(parse_int(d.substr(colon + 1), "--disable"))});
+    }
+    if (chosen.empty()) throw UsageError("what-if needs experts to disable (--disable L:E or --preset FILE)");
+    const int repeats = static_cast<int>(a.get_int("random-repeats", 5));
+    const uint64_t seed = static_cast<uint64_t>(a.get_int("seed", 0));
+    const int threads = static_cast<int>(a.get_int("threads", 0));
+    if (repeats < 0 || threads < 0) throw UsageError("--random-repeats and --threads must be >= 0");
+    const int V = model->config().vocab_size;
+    for (const auto& p : prompts)
+        for (int32_t t : p)
+            if (t < 0 || t >= V) throw UsageError("token id " + std::to_string(t) + " is outside the vocabulary");
+
+    auto run = [&](const std::vector<ExpertRef>& disable) {
+        Interventions iv;
+        iv.disable = disable;
+        std::vector<LogitRun> out;
+        for (const auto& p : prompts) {
+            Session s(*model, SessionOptions{threads});
+            if (auto ok = s.set_interventions(iv); !ok.ok()) throw UsageError("--disable: " + ok.message());
+            LogitRun r;
+            r.vocab = V;
+            s.prefill(p, &r.logits);
+            r.targets.assign(p.begin() + 1, p.end());
+            r.targets.push_back(-1);
+            out.push_back(std::move(r));
+        }
+        return out;
+    };
+    const auto base = run({});
+    const auto variant = run(chosen);
+    const DistributionShift shift = value_or_error(distribution_shift(base, variant));
+    nlohmann::json randoms = nlohmann::json::array();
+    std::vector<double> kls, ppls;
+    for (int r = 0; r < repeats; ++r) {
+        const auto set = random_matched_control(chosen, model->config().n_experts, seed + r);
+        const DistributionShift d = value_or_error(distribution_shift(base, run(set)));
+        nlohmann::json j = shift_json(d);
+        j["disable"] = preset_json("random", set)["disable"];
+        randoms.push_back(j);
+        kls.push_back(d.mean_kl);
+        ppls.push_back(d.ppl_variant);
+    }
+    auto mean_sd = [](const std::vector<double>& v) {
+        if (v.empty()) return nlohmann::json(nullptr);
+        double m = 0, s = 0;
+        for (double x : v) m += x / v.size();
+        for (double x : v) s += (x - m) * (x - m);
+        return nlohmann::json{{"mean", m}, {"sd", v.size() > 1 ? std::sqrt(s / (v.size() - 1)) : 0.0}};
+    };
+    Output out;
+    out.json = {{"analysis", "what-if"},
+                {"model", a.get("model")},
+                {"prompts", prompts.size()},
+                {"positions", shift.positions},
+                {"scored_positions", shift.scored},
+                {"disable", preset_json("what-if", chosen)["disable"]},
+                {"base", {{"nll", shift.nll_base}, {"ppl", shift.ppl_base}}},
+                {"disabled", shift_json(shift)},
+                {"random", randoms},
+                {"random_summary", {{"mean_kl", mean_sd(kls)}, {"ppl", mean_sd(ppls)}}},
+                {"notes",
+                 {"disable = the engine's P1 (router logit -inf before top-k: another expert takes the slot); the "
+                  "Super Experts repo zeroes down_proj instead (P2, routing unchanged) - results differ (methods.md 0.3)",
+                  "perplexity is teacher-forced over the prompt tokens (next-token NLL), not WikiText/C4 2048-token chunks"}}};
+    out.csv = csv_row({"which", "mean_kl", "max_kl", "top1_agreement", "ppl"});
+    out.csv += csv_row({"base", "0", "0", "1", csv_num(shift.ppl_base)});
+    out.csv += csv_row({"disabled", csv_num(shift.mean_kl), csv_num(shift.max_kl), csv_num(shift.top1_agreement),
+                        csv_num(shift.ppl_variant)});
+    for (size_t i = 0; i < randoms.size(); ++i)
+        out.csv += csv_row({"random-" + std::to_string(i + 1), csv_num(randoms[i]["mean_kl"].get<double>()),
+                            csv_num(randoms[i]["max_kl"].get<double>()), csv_num(randoms[i]["top1_agreement"].get<double>()),
+                            csv_num(randoms[i]["ppl"].get<double>())});
+    return out;
+}
+
 Output run_kind(const std::string& kind, const Args& a) {
+    if (kind == "what-if") return what_if(a);
     const std::string db = a.get("db");
     const auto runs = run_list(a);
     Output out;
@@ -256,9 +397,15 @@ Output run_kind(const std::string& kind, const Args& a) {
         if (o.top_n < 0 || o.random_repeats < 0) throw UsageError("--top and --random-repeats must be >= 0");
         const Loaded L = load(db, runs, false, false, false);
         const FtriResult r = value_or_error(ftri(L.arrays, o));
-        std::string join_b, join_c;
-        for (const auto& s : o.behavior.sets) join_b += (join_b.empty() ? "" : "+") + s;
-        for (const auto& s : o.control.sets) join_c += (join_c.empty() ? "" : "+") + s;
+        auto join = [](const std::vector<std::string>& v) {
+            std::string out;
+            for (const auto& s : v) {
+                if (!out.empty()) out += '+';
+                out += s;
+            }
+            return out;
+        };
+        const std::string join_b = join(o.behavior.sets), join_c = join(o.control.sets);
         out.json = to_json(r, a.get_or("preset-name", "ftri-" + join_b + "-vs-" + join_c));
         const long long limit = a.get_int("limit", -1);
         if (limit >= 0 && out.json["ranked"].size() > static_cast<size_t>(limit)) {
@@ -379,15 +526,12 @@ Output run_kind(const std::string& kind, const Args& a) {
         const Loaded L = load(db, runs, true, need_act, false);
         const ImportanceResult r = value_or_error(expert_importance(L.arrays, o));
         emit(r, L);
-        if (a.has("plan-out")) {
-            std::ofstream f(a.get("plan-out"));
-            if (!f) throw Error(a.get("plan-out") + ": cannot open for writing");
-            f << prune_plan_json(r).dump(2) << "\n";
-            if (!f) throw Error(a.get("plan-out") + ": write failed");
-        }
+        if (a.has("plan-out")) write_json_file(a.get("plan-out"), prune_plan_json(r));
     } else {
         throw UsageError("unknown analysis '" + kind + "'\n" + kinds_help());
     }
+    if (a.has("preset-out")) write_json_file(a.get("preset-out"), out.json.at("preset"));
+    if (a.has("random-preset-out")) write_json_file(a.get("random-preset-out"), out.json.at("random_control"));
     return out;
 }
 

@@ -1,5 +1,6 @@
 // `moescope-cli analyze` end to end on a database written by the real recorder with planted routing.
 #include <QtTest>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -137,6 +138,55 @@ private slots:
         QVERIFY(r.finished);
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("capture level"), qPrintable(r.err));
+    }
+
+    void what_if_on_golden_model() {
+        // Independent expectation from the golden Mixtral (softmax + top-2 renormalisation): disabling experts that
+        // layer 1 never selects on this prompt changes nothing (KL exactly 0); disabling a selected one does.
+        const QString model = moescope::test::testdataPath("golden/mixtral");
+        const QString tokens = "1,17,42,99,7,128,200,3";
+        auto ev = runCli({"eval", model, "--tokens", tokens});
+        QVERIFY2(ev.exitCode == 0, qPrintable(ev.err));
+        const auto routing = nlohmann::json::parse(ev.out.toStdString()).at("routing");
+        std::set<int> used;
+        for (const auto& l : routing)
+            if (l.at("layer").get<int>() == 1)
+                for (const auto& t : l.at("experts"))
+                    for (const auto& e : t) used.insert(e.get<int>());
+        QVERIFY(!used.empty() && used.size() < 8);
+        QStringList unused_args{"analyze", "what-if", "--model", model, "--tokens", tokens, "--random-repeats", "2"};
+        for (int e = 0; e < 8; ++e)
+            if (!used.count(e)) unused_args << "--disable" << QString("1:%1").arg(e);
+        auto r0 = runCli(unused_args);
+        QVERIFY2(r0.exitCode == 0, qPrintable(r0.err));
+        const auto j0 = nlohmann::json::parse(r0.out.toStdString());
+        QCOMPARE(j0.at("disabled").at("mean_kl").get<double>(), 0.0);
+        QCOMPARE(j0.at("disabled").at("top1_agreement").get<double>(), 1.0);
+        QCOMPARE(j0.at("random").size(), size_t{2});
+        QCOMPARE(j0.at("random").at(0).at("disable").size(), size_t{8 - used.size()});
+        QVERIFY(j0.at("base").at("ppl").get<double>() > 1.0);
+        auto r1 = runCli({"analyze", "what-if", "--model", model, "--tokens", tokens, "--disable",
+                          QString("1:%1").arg(*used.begin()), "--random-repeats", "0"});
+        QVERIFY2(r1.exitCode == 0, qPrintable(r1.err));
+        const auto j1 = nlohmann::json::parse(r1.out.toStdString());
+        QVERIFY(j1.at("disabled").at("mean_kl").get<double>() > 0.0);
+        QCOMPARE(j1.at("scored_positions").get<int>(), 7);
+        // No experts -> usage error
+        auto bad = runCli({"analyze", "what-if", "--model", model, "--tokens", tokens});
+        QCOMPARE(bad.exitCode, 2);
+    }
+
+    void preset_out_is_a_valid_preset() {
+        const QString preset = dir_.filePath("ftri-preset.json");
+        auto r = runCli({"analyze", "ftri", "--db", full_, "--behavior", "behavior", "--control", "control", "--top", "2",
+                         "--preset-out", preset});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        // The engine's preset parser (unknown keys are errors) accepts it: what-if loads it.
+        auto w = runCli({"analyze", "what-if", "--model", moescope::test::testdataPath("golden/mixtral"), "--tokens",
+                         "1,50,51,52", "--preset", preset, "--random-repeats", "1"});
+        QVERIFY2(w.exitCode == 0, qPrintable(w.err));
+        const auto j = nlohmann::json::parse(w.out.toStdString());
+        QCOMPARE(j.at("disable").at(0), (nlohmann::json{1, 3}));
     }
 
     void missing_database() {
