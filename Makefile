@@ -4,6 +4,8 @@
 BUILD ?= build
 JOBS ?= 2
 CMAKE_ARGS ?=
+# ccache keys on paths relative to the checkout, so a fresh clone (as in CI) reuses earlier objects.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps configure build run test clean
 
