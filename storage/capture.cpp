@@ -23,17 +23,18 @@ const char* capture_level_name(CaptureLevel level) {
 
 double estimate_bytes_per_token(const ModelShape& s, CaptureLevel level, LogitsDtype logits, bool sink_per_head) {
     if (level == CaptureLevel::None) return 0.0;
-    // Row sizes of docs/database.md's tables: record header + key varints + cell pointer/size, then the
-    // payload. Leaf pages of keys appended in order end up about 85% full (measured on this schema).
-    const double fill = 1.0 / 0.85;
+    // Row sizes of docs/database.md's tables: rowid key varint (token * 1024 + layer: ~6 bytes), record
+    // header, cell pointer and size, then the payload. Keys are appended in order, so leaf pages end up
+    // nearly full (measured on this schema with 16 KiB pages: ~97%).
+    const double fill = 1.0 / 0.97;
     const double k = s.top_k;
-    double bytes = 48.0;                                   // token row + its (run, seq, position) index entry
-    bytes += s.n_moe * (16.0 + 2.0 * k + 4.0 * k + 4.0);   // routing: ids int16 + weights f32 (+shared gate)
+    double bytes = 40.0;                              // token row + its (run, seq, position) index entry
+    bytes += s.n_moe * (12.0 + 2.0 * k + 4.0 * k);    // routing: ids int16 + weights f32
     if (level >= CaptureLevel::Logits)
-        bytes += s.n_moe * (10.0 + s.n_experts * (logits == LogitsDtype::F16 ? 2.0 : 4.0));
+        bytes += s.n_moe * (12.0 + s.n_experts * (logits == LogitsDtype::F16 ? 2.0 : 4.0));
     if (level >= CaptureLevel::Activations) {
-        bytes += s.n_moe * (14.0 + 12.0 * k);              // out_norm f32, down_proj max f32, channel i32
-        bytes += s.n_layers * (40.0 + (sink_per_head ? 4.0 * s.n_heads + 2.0 : 0.0));  // layer_stat row
+        bytes += s.n_moe * (14.0 + 12.0 * k);         // out_norm f32, down_proj max f32, channel i32
+        bytes += s.n_layers * (44.0 + (sink_per_head ? 4.0 * s.n_heads + 2.0 : 0.0));  // layer_stat row
     }
     return bytes * fill;
 }

@@ -1,5 +1,7 @@
 #include "storage/recorder.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -7,6 +9,7 @@
 #include <unordered_map>
 
 #include "engine/dtype.h"
+#include "storage/schema.h"
 #include "storage/step_buffer.h"
 
 namespace moescope::storage {
@@ -105,6 +108,7 @@ void Recorder::on_step_end(const StepEvent& e) {
     if (seq_ < 0) begin_sequence(-1);
     std::unique_ptr<StepBuffer> b = std::move(open_);
     open_ = std::make_unique<StepBuffer>();
+    open_->reserve_like(*b);  // steps of a run look alike: no regrowth on the engine thread
     b->index = next_index_++;
     b->seq = seq_;
     b->step = e.step;
@@ -159,6 +163,10 @@ int64_t Recorder::dropped_steps() const {
 int64_t Recorder::producer_waits() const {
     std::lock_guard lk(mu_);
     return producer_waits_;
+}
+double Recorder::writer_cpu_seconds() const {
+    std::lock_guard lk(mu_);
+    return writer_cpu_;
 }
 int64_t Recorder::busy_retries() const {
     std::lock_guard lk(mu_);
@@ -240,13 +248,13 @@ void Recorder::prepare_statements() {
         "INSERT INTO token(id, run_id, seq, position, step, prompt_id, token_id, text, generated) "
         "VALUES (?,?,?,?,?,?,?,?,?)");
     w_->upd_text = db.prepare("UPDATE token SET text=? WHERE run_id=? AND seq=? AND position=?");
-    w_->ins_routing = db.prepare("INSERT INTO routing(token, layer, experts, weights, shared_gate) VALUES (?,?,?,?,?)");
-    w_->ins_logits = db.prepare("INSERT INTO router_logits(token, layer, logits) VALUES (?,?,?)");
+    w_->ins_routing = db.prepare("INSERT INTO routing(id, experts, weights, shared_gate) VALUES (?,?,?,?)");
+    w_->ins_logits = db.prepare("INSERT INTO router_logits(id, logits) VALUES (?,?)");
     w_->ins_act = db.prepare(
-        "INSERT INTO expert_activation(token, layer, out_norm, down_proj_max, down_proj_channel) VALUES (?,?,?,?,?)");
+        "INSERT INTO expert_activation(id, out_norm, down_proj_max, down_proj_channel) VALUES (?,?,?,?)");
     w_->ins_stat = db.prepare(
-        "INSERT INTO layer_stat(token, layer, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass, "
-        "sink_mass_per_head) VALUES (?,?,?,?,?,?,?)");
+        "INSERT INTO layer_stat(id, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass, "
+        "sink_mass_per_head) VALUES (?,?,?,?,?,?)");
     w_->ins_step = db.prepare("INSERT INTO step(run_id, idx, seq, step, first_token, n_tokens) VALUES (?,?,?,?,?,?)");
     w_->upd_run = db.prepare("UPDATE run SET steps_committed=? WHERE id=?");
     w_->put_agg = db.prepare(
@@ -277,6 +285,15 @@ void Recorder::fail(const std::string& message) {
 }
 
 void Recorder::writer_main() {
+    struct CpuClock {  // records the writer thread's CPU time when it ends (benchmark figure)
+        Recorder* r;
+        ~CpuClock() {
+            timespec ts{};
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+            std::lock_guard lk(r->mu_);
+            r->writer_cpu_ = static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+        }
+    } cpu_clock{this};
     std::vector<std::unique_ptr<StepBuffer>> batch;
     for (;;) {
         {
@@ -386,7 +403,7 @@ void Recorder::write_batch_txn(std::vector<std::unique_ptr<StepBuffer>>& batch) 
             if (pos >= b.first_position && pos < b.first_position + b.n_tokens) continue;
             w.upd_text.bind(1, text).bind(2, run_id_).bind(3, b.seq).bind(4, pos).run();
         }
-        // routing rows in (token, layer) order: appends to the WITHOUT ROWID B-tree
+        // routing rows in (token, layer) key order: appends to the integer-keyed B-tree
         order.resize(b.recs.size());
         std::iota(order.begin(), order.end(), 0u);
         std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) {
@@ -395,44 +412,51 @@ void Recorder::write_batch_txn(std::vector<std::unique_ptr<StepBuffer>>& batch) 
         });
         for (uint32_t i : order) {
             const auto& r = b.recs[i];
-            int64_t token = base + (r.position - b.first_position);
+            if (r.layer < 0 || r.layer >= kMaxLayers)
+                throw Error("routing event for layer " + std::to_string(r.layer) + ": layers 0.." +
+                            std::to_string(kMaxLayers - 1) + " can be recorded");
+            const int64_t key = routing_key(base + (r.position - b.first_position), r.layer);
             Stmt& s = w.ins_routing;
-            s.bind(1, token).bind(2, r.layer);
-            s.bind_blob(3, b.experts.data() + r.off, r.k * sizeof(int16_t));
-            s.bind_blob(4, b.weights.data() + r.off, r.k * sizeof(float));
-            if (r.shared_gate >= 0.0f) s.bind(5, static_cast<double>(r.shared_gate));
-            s.run();
+            s.bind(1, key);
+            s.bind_blob(2, b.experts.data() + r.off, r.k * sizeof(int16_t));
+            s.bind_blob(3, b.weights.data() + r.off, r.k * sizeof(float));
+            if (r.shared_gate >= 0.0f) s.bind(4, static_cast<double>(r.shared_gate));
+            else s.bind_null(4);
+            s.run_keep_bindings();  // every parameter is rebound per row: skip clear_bindings
             if (r.n_logits > 0) {
                 Stmt& l = w.ins_logits;
-                l.bind(1, token).bind(2, r.layer);
+                l.bind(1, key);
                 if (options_.logits_dtype == LogitsDtype::F16) {
                     f16.resize(r.n_logits);
                     for (uint32_t e = 0; e < r.n_logits; ++e) f16[e] = f32_to_f16(b.logits[r.logit_off + e]);
-                    l.bind_blob(3, f16.data(), f16.size() * sizeof(uint16_t));
+                    l.bind_blob(2, f16.data(), f16.size() * sizeof(uint16_t));
                 } else {
-                    l.bind_blob(3, b.logits.data() + r.logit_off, r.n_logits * sizeof(float));
+                    l.bind_blob(2, b.logits.data() + r.logit_off, r.n_logits * sizeof(float));
                 }
                 l.run();
             }
             if (r.has_act) {
                 Stmt& a = w.ins_act;
-                a.bind(1, token).bind(2, r.layer);
-                a.bind_blob(3, b.out_norm.data() + r.act_off, r.k * sizeof(float));
-                a.bind_blob(4, b.dp_max.data() + r.act_off, r.k * sizeof(float));
-                a.bind_blob(5, b.dp_chan.data() + r.act_off, r.k * sizeof(int32_t));
+                a.bind(1, key);
+                a.bind_blob(2, b.out_norm.data() + r.act_off, r.k * sizeof(float));
+                a.bind_blob(3, b.dp_max.data() + r.act_off, r.k * sizeof(float));
+                a.bind_blob(4, b.dp_chan.data() + r.act_off, r.k * sizeof(int32_t));
                 a.run();
             }
             // aggregates (in memory; written below with absolute values, inside this transaction)
             w.aggregate(r, b);
         }
+        std::sort(b.stats.begin(), b.stats.end(), [](const StepBuffer::Stat& x, const StepBuffer::Stat& y) {
+            return x.position != y.position ? x.position < y.position : x.layer < y.layer;
+        });
         for (const auto& st : b.stats) {
             int64_t t = st.position - b.first_position;
-            if (t < 0 || t >= b.n_tokens) continue;
+            if (t < 0 || t >= b.n_tokens || st.layer < 0 || st.layer >= kMaxLayers) continue;
             Stmt& s = w.ins_stat;
-            s.bind(1, base + t).bind(2, st.layer).bind(3, static_cast<double>(st.hidden_max_abs));
-            s.bind(4, st.hidden_max_channel).bind(5, static_cast<double>(st.hidden_norm));
-            s.bind(6, static_cast<double>(st.sink_mass));
-            if (st.n_heads > 0) s.bind_blob(7, b.heads.data() + st.head_off, st.n_heads * sizeof(float));
+            s.bind(1, routing_key(base + t, st.layer)).bind(2, static_cast<double>(st.hidden_max_abs));
+            s.bind(3, st.hidden_max_channel).bind(4, static_cast<double>(st.hidden_norm));
+            s.bind(5, static_cast<double>(st.sink_mass));
+            if (st.n_heads > 0) s.bind_blob(6, b.heads.data() + st.head_off, st.n_heads * sizeof(float));
             s.run();
         }
         w.ins_step.bind(1, run_id_).bind(2, b.index).bind(3, b.seq).bind(4, b.step).bind(5, base).bind(6, b.n_tokens);

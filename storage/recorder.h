@@ -69,7 +69,8 @@ public:
     int64_t committed_steps() const;  // steps acknowledged as committed
     int64_t dropped_steps() const;
     int64_t producer_waits() const;   // times on_step_end had to wait for queue space (Block policy)
-    int64_t busy_retries() const;     // batches retried because another process held the write lock
+    int64_t busy_retries() const;
+    double writer_cpu_seconds() const;  // CPU time of the writer thread (valid after finish())     // batches retried because another process held the write lock
     // Waits until at least n steps are committed, or the recorder failed. Returns committed >= n.
     bool wait_committed(int64_t n);
     // Called on the writer thread after each COMMIT with the acknowledged step index range [first, last].
@@ -108,6 +109,7 @@ private:
     bool stopping_ = false;
     bool failed_ = false;
     std::string error_;
+    double writer_cpu_ = 0;
     int64_t enqueued_ = 0, committed_ = 0, dropped_ = 0, producer_waits_ = 0, busy_retries_ = 0;
     std::function<void(int64_t, int64_t)> commit_cb_;
 

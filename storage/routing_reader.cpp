@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "engine/dtype.h"
+#include "storage/schema.h"
 
 namespace moescope::storage {
 
@@ -107,7 +108,8 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
         std::vector<int> layers = r.moe_layers;
         if (layers.empty()) {  // older or foreign runs: derive from the data
             Stmt s = db.prepare(
-                "SELECT DISTINCT layer FROM routing WHERE token IN (SELECT id FROM token WHERE run_id=?) ORDER BY layer");
+                "SELECT DISTINCT id & 1023 FROM routing WHERE id BETWEEN (SELECT MIN(id) FROM token WHERE run_id=?1) * 1024 "
+                "AND (SELECT MAX(id) FROM token WHERE run_id=?1) * 1024 + 1023 ORDER BY 1");
             s.bind(1, r.id);
             while (s.step()) layers.push_back(s.int32(0));
         }
@@ -131,8 +133,8 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
     map.build(rows);
 
     if (out.k_max == 0 && !rows.empty()) {
-        Stmt s = db.prepare("SELECT IFNULL(MAX(length(experts)),0) FROM routing WHERE token BETWEEN ? AND ?");
-        s.bind(1, map.lo()).bind(2, map.hi());
+        Stmt s = db.prepare("SELECT IFNULL(MAX(length(experts)),0) FROM routing WHERE id BETWEEN ? AND ?");
+        s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         s.step();
         out.k_max = static_cast<int>(s.int64(0) / 2);
     }
@@ -177,20 +179,21 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
     // ---- routing: one range scan over the selected token rowids ----
     int max_expert = -1;
     {
-        Stmt s = db.prepare("SELECT token, layer, experts, weights FROM routing WHERE token BETWEEN ? AND ?");
-        s.bind(1, map.lo()).bind(2, map.hi());
+        Stmt s = db.prepare("SELECT id, experts, weights FROM routing WHERE id BETWEEN ? AND ?");
+        s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         while (s.step()) {
-            int64_t row = map.find(s.int64(0));
+            const int64_t key = s.int64(0);
+            int64_t row = map.find(key_token(key));
             if (row < 0) continue;
-            int layer = s.int32(1);
+            int layer = key_layer(key);
             if (layer < 0 || layer > max_layer || slot_of[static_cast<size_t>(layer)] < 0) continue;
             size_t base = out.slot(row, slot_of[static_cast<size_t>(layer)], 0);
-            auto ex = s.blob(2);
+            auto ex = s.blob(1);
             size_t k = std::min(ex.size() / 2, K);
             std::memcpy(out.experts.data() + base, ex.data(), k * 2);
             for (size_t j = 0; j < k; ++j) max_expert = std::max<int>(max_expert, out.experts[base + j]);
-            if (any_weights && !s.is_null(3)) {
-                auto wb = s.blob(3);
+            if (any_weights && !s.is_null(2)) {
+                auto wb = s.blob(2);
                 std::memcpy(out.weights.data() + base, wb.data(), std::min(wb.size() / 4, K) * 4);
             }
         }
@@ -198,21 +201,20 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
     if (out.n_experts == 0) out.n_experts = max_expert + 1;
 
     if (sel.logits) {
-        Stmt s = db.prepare("SELECT r.token, r.layer, r.logits, t.run_id FROM router_logits r JOIN token t ON t.id = r.token "
-                            "WHERE r.token BETWEEN ? AND ?");
+        Stmt s = db.prepare("SELECT id, logits FROM router_logits WHERE id BETWEEN ? AND ?");
         std::map<int64_t, bool> f16;
         for (const auto& r : runs) f16[r.id] = r.logits_dtype == LogitsDtype::F16;
         const size_t E = static_cast<size_t>(out.n_experts);
-        s.bind(1, map.lo()).bind(2, map.hi());
+        s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         while (s.step()) {
-            int64_t row = map.find(s.int64(0));
-            int layer = s.int32(1);
-            if (row < 0 || layer < 0 || layer > max_layer || slot_of[static_cast<size_t>(layer)] < 0) continue;
+            int64_t row = map.find(key_token(s.int64(0)));
+            int layer = key_layer(s.int64(0));
+            if (row < 0 || layer > max_layer || slot_of[static_cast<size_t>(layer)] < 0) continue;
             if (out.router_logits.empty())
                 out.router_logits.assign(T * static_cast<size_t>(out.n_moe) * E, std::numeric_limits<float>::quiet_NaN());
             float* dst = out.router_logits.data() + (static_cast<size_t>(row) * out.n_moe + slot_of[static_cast<size_t>(layer)]) * E;
-            auto b = s.blob(2);
-            if (f16[s.int64(3)]) {
+            auto b = s.blob(1);
+            if (f16[out.run_id[static_cast<size_t>(row)]]) {
                 size_t n = std::min(b.size() / 2, E);
                 for (size_t e = 0; e < n; ++e) {
                     uint16_t h;
@@ -225,34 +227,34 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
         }
     }
     if (sel.activations) {
-        Stmt s = db.prepare("SELECT token, layer, out_norm, down_proj_max, down_proj_channel FROM expert_activation "
-                            "WHERE token BETWEEN ? AND ?");
-        s.bind(1, map.lo()).bind(2, map.hi());
+        Stmt s = db.prepare("SELECT id, out_norm, down_proj_max, down_proj_channel FROM expert_activation "
+                            "WHERE id BETWEEN ? AND ?");
+        s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         while (s.step()) {
-            int64_t row = map.find(s.int64(0));
-            int layer = s.int32(1);
-            if (row < 0 || layer < 0 || layer > max_layer || slot_of[static_cast<size_t>(layer)] < 0) continue;
+            int64_t row = map.find(key_token(s.int64(0)));
+            int layer = key_layer(s.int64(0));
+            if (row < 0 || layer > max_layer || slot_of[static_cast<size_t>(layer)] < 0) continue;
             if (out.down_proj_max.empty()) {
                 out.expert_out_norm.assign(slots, std::numeric_limits<float>::quiet_NaN());
                 out.down_proj_max.assign(slots, std::numeric_limits<float>::quiet_NaN());
                 out.down_proj_channel.assign(slots, -1);
             }
             size_t base = out.slot(row, slot_of[static_cast<size_t>(layer)], 0);
-            auto a = s.blob(2), b = s.blob(3), c = s.blob(4);
+            auto a = s.blob(1), b = s.blob(2), c = s.blob(3);
             std::memcpy(out.expert_out_norm.data() + base, a.data(), std::min(a.size() / 4, K) * 4);
             std::memcpy(out.down_proj_max.data() + base, b.data(), std::min(b.size() / 4, K) * 4);
             std::memcpy(out.down_proj_channel.data() + base, c.data(), std::min(c.size() / 4, K) * 4);
         }
     }
     if (sel.layer_stats && out.n_layers > 0) {
-        Stmt s = db.prepare("SELECT token, layer, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass "
-                            "FROM layer_stat WHERE token BETWEEN ? AND ?");
-        s.bind(1, map.lo()).bind(2, map.hi());
+        Stmt s = db.prepare("SELECT id, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass "
+                            "FROM layer_stat WHERE id BETWEEN ? AND ?");
+        s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         const size_t NL = static_cast<size_t>(out.n_layers);
         while (s.step()) {
-            int64_t row = map.find(s.int64(0));
-            int layer = s.int32(1);
-            if (row < 0 || layer < 0 || static_cast<size_t>(layer) >= NL) continue;
+            int64_t row = map.find(key_token(s.int64(0)));
+            int layer = key_layer(s.int64(0));
+            if (row < 0 || static_cast<size_t>(layer) >= NL) continue;
             if (out.hidden_max_abs.empty()) {
                 float nan = std::numeric_limits<float>::quiet_NaN();
                 out.hidden_max_abs.assign(T * NL, nan);
@@ -261,10 +263,10 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
                 out.sink_mass.assign(T * NL, nan);
             }
             size_t i = static_cast<size_t>(row) * NL + static_cast<size_t>(layer);
-            out.hidden_max_abs[i] = static_cast<float>(s.real(2));
-            out.hidden_max_channel[i] = s.int32(3);
-            out.hidden_norm[i] = static_cast<float>(s.real(4));
-            out.sink_mass[i] = static_cast<float>(s.real(5));
+            out.hidden_max_abs[i] = static_cast<float>(s.real(1));
+            out.hidden_max_channel[i] = s.int32(2);
+            out.hidden_norm[i] = static_cast<float>(s.real(3));
+            out.sink_mass[i] = static_cast<float>(s.real(4));
         }
     }
     return out;

@@ -2,12 +2,21 @@
 // The activation database's schema: created and migrated by code. `PRAGMA user_version` holds the
 // schema version, and the meta table repeats it next to the application name so that a foreign SQLite
 // file is told apart from ours. docs/database.md documents every table.
+#include <cstdint>
+
 #include "storage/sqlite.h"
 
 namespace moescope::storage {
 
 constexpr int kSchemaVersion = 2;
 constexpr const char* kAppName = "moescope";
+
+// Row key of the per (token, layer) tables: routing, router_logits, expert_activation, layer_stat.
+constexpr int kLayerBits = 10;
+constexpr int kMaxLayers = 1 << kLayerBits;  // HF layer indices 0..1023
+constexpr int64_t routing_key(int64_t token, int layer) { return (token << kLayerBits) | layer; }
+constexpr int64_t key_token(int64_t key) { return key >> kLayerBits; }
+constexpr int key_layer(int64_t key) { return static_cast<int>(key & (kMaxLayers - 1)); }
 
 // Brings a database that passed check_schema() to kSchemaVersion (or to `target`, for tests of the
 // migration path), inside one transaction. An empty database gets the full schema.

@@ -149,6 +149,12 @@ bool Stmt::step() {
     db_->raise(rc, "running '" + shorten(sql_) + "'");
 }
 
+void Stmt::run_keep_bindings() {
+    int rc = sqlite3_step(st_);
+    sqlite3_reset(st_);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) db_->raise(rc, "running '" + shorten(sql_) + "'");
+}
+
 void Stmt::reset() {
     sqlite3_reset(st_);
     sqlite3_clear_bindings(st_);

@@ -88,7 +88,8 @@ public:
     Stmt& bind_null(int i);
 
     bool step();  // true: a row is available; false: done. Throws on error.
-    void run() { step(); reset(); }  // execute a statement without results
+    void run() { step(); reset(); }  // execute a statement without results; clears the bindings
+    void run_keep_bindings();         // execute, reset, keep bindings (hot loops that rebind everything)
     void reset();
 
     bool is_null(int col) const;

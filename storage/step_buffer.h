@@ -48,6 +48,17 @@ struct StepBuffer {
     std::vector<float> heads;
     std::vector<std::pair<int64_t, std::string>> texts;
 
+    void reserve_like(const StepBuffer& o) {
+        recs.reserve(o.recs.size());
+        experts.reserve(o.experts.size());
+        weights.reserve(o.weights.size());
+        logits.reserve(o.logits.size());
+        out_norm.reserve(o.out_norm.size());
+        dp_max.reserve(o.dp_max.size());
+        dp_chan.reserve(o.dp_chan.size());
+        stats.reserve(o.stats.size());
+        heads.reserve(o.heads.size());
+    }
     size_t bytes() const {
         size_t n = sizeof(*this) + recs.size() * sizeof(Rec) + experts.size() * 2 + weights.size() * 4 +
                    logits.size() * 4 + (out_norm.size() + dp_max.size() + dp_chan.size()) * 4 +

@@ -248,7 +248,7 @@ private slots:
         int64_t run = moescope::test::make_synthetic_run(*db, m, CaptureLevel::Routing);
         int64_t pages = db->db().query_int("PRAGMA page_count");
         RecorderOptions opt;
-        opt.max_page_count = pages + 6;
+        opt.max_page_count = pages + 3;  // 16 KiB pages: ~48 KiB of room
         opt.max_batch_steps = 1;
         std::set<int64_t> acked;
         Recorder rec(*db, run, opt);
@@ -257,7 +257,7 @@ private slots:
             std::lock_guard lk(mu);
             for (int64_t i = a; i <= b; ++i) acked.insert(i);
         });
-        for (int s = 0; s < 400 && !rec.failed(); ++s) {
+        for (int s = 0; s < 20000 && !rec.failed(); ++s) {
             m.emit_step(rec, 0, s, s, 1);
             rec.wait_committed(s + 1);
         }

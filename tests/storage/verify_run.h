@@ -24,7 +24,7 @@ inline std::string verify_recording(const std::string& path, int64_t run_id, con
     Stmt steps = c.prepare("SELECT idx, seq, first_token, n_tokens FROM step WHERE run_id=? ORDER BY idx");
     steps.bind(1, run_id);
     Stmt tok = c.prepare("SELECT id, position, token_id FROM token WHERE id >= ? AND id < ? ORDER BY id");
-    Stmt rt = c.prepare("SELECT layer, experts, weights FROM routing WHERE token=? ORDER BY layer");
+    Stmt rt = c.prepare("SELECT layer, experts, weights FROM routing WHERE id BETWEEN ?1 * 1024 AND ?1 * 1024 + 1023 ORDER BY id");
     while (steps.step()) {
         int64_t idx = steps.int64(0);
         int seq = steps.int32(1);
