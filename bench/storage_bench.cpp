@@ -1,6 +1,6 @@
 // Storage benchmark (not a test): ingest rate of routing records at capture level ids+weights, and the
 // time to read 1M token-layers back into RoutingArrays. Figures go to docs/database.md.
-//   storage_bench [--tokens N] [--db PATH]
+//   storage_bench [--tokens N] [--db PATH] [--overhead-layers L (0 = skip the generation overhead part)]
 // Shape: Qwen3-30B-A3B (48 MoE layers x 128 experts, top-8).
 #include <chrono>
 #include <cstdio>
@@ -10,6 +10,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "engine/generate.h"
+#include "engine/model/synthetic_model.h"
+#include "engine/session.h"
 #include "storage/capture.h"
 #include "storage/database.h"
 #include "storage/recorder.h"
@@ -29,12 +34,67 @@ static double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Recording overhead on generation: the same greedy generation on a synthetic OLMoE-1B-7B-shaped model
+// (real layer shapes, `layers` decoder layers), with and without a Recorder attached, alternated;
+// medians compared. The per-layer ratio of routing events to compute is that of the full model.
+static int generation_overhead(const std::string& path, int layers) {
+    auto sm = SyntheticModel::create("olmoe-1b-7b", layers);
+    if (!sm.ok()) {
+        std::printf("  overhead: skipped (%s)\n", sm.message().c_str());
+        return 0;
+    }
+    const Model& model = (*sm)->model();
+    auto db = Database::open(path, Access::Write);
+    std::vector<int32_t> prompt(32);
+    for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>(100 + 7 * i);
+    GenerateOptions g;
+    g.sampling.greedy = true;
+    g.max_new_tokens = 32;
+    g.stop_on_eos = false;
+    g.capture_routing = false;
+    g.top_alternatives = 0;
+    auto once = [&](bool record) {
+        Session s(model);
+        std::unique_ptr<Recorder> rec;
+        if (record) {
+            RunInfo r;
+            r.n_layers = model.summary().n_layers;
+            r.n_experts = model.summary().n_experts;
+            r.k_max = model.summary().top_k;
+            r.moe_layers = model.summary().moe_layers;
+            rec = std::make_unique<Recorder>(*db, db->begin_run(r));
+            rec->begin_sequence(-1);
+            s.set_observer(rec.get());
+        }
+        auto t0 = Clock::now();
+        generate(s, prompt, g);
+        if (rec) rec->finish();  // the final flush counts too
+        return seconds_since(t0);
+    };
+    once(false);  // warm-up: page in the weights
+    std::vector<double> off, on;
+    for (int i = 0; i < 5; ++i) {
+        off.push_back(once(false));
+        on.push_back(once(true));
+    }
+    std::sort(off.begin(), off.end());
+    std::sort(on.begin(), on.end());
+    std::printf("  overhead: generation of 32+32 tokens on olmoe-1b-7b shapes (%d layers): %.3f s without, %.3f s with "
+                "recording (medians of 5): %+.1f%%\n",
+                layers, off[2], on[2], 100.0 * (on[2] - off[2]) / off[2]);
+    db.reset();
+    for (const char* suffix : {"", "-wal", "-shm", "-writer.lock"}) ::unlink((path + suffix).c_str());
+    return 0;
+}
+
 int main(int argc, char** argv) {
     int64_t tokens = 40000;  // x 48 layers = 1.92M token-layer records
     std::string path = "/tmp/moescope_storage_bench.db";
+    int overhead_layers = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--tokens") == 0) tokens = std::stoll(argv[i + 1]);
         else if (std::strcmp(argv[i], "--db") == 0) path = argv[i + 1];
+        else if (std::strcmp(argv[i], "--overhead-layers") == 0) overhead_layers = std::stoi(argv[i + 1]);
     }
     const int n_moe = 48, n_experts = 128, k = 8, prefill = 512;
     for (const char* suffix : {"", "-wal", "-shm", "-writer.lock"}) ::unlink((path + suffix).c_str());
@@ -118,5 +178,6 @@ int main(int argc, char** argv) {
     std::printf("  size:     %.0f bytes/token on disk (estimate shown before recording: %.0f)\n", file_bytes / static_cast<double>(tokens),
                 estimate_bytes_per_token(shape, CaptureLevel::Routing));
     for (const char* suffix : {"", "-wal", "-shm", "-writer.lock"}) ::unlink((path + suffix).c_str());
+    if (overhead_layers > 0) return generation_overhead(path, overhead_layers);
     return 0;
 }

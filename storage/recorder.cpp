@@ -121,8 +121,9 @@ void Recorder::on_step_end(const StepEvent& e) {
 void Recorder::enqueue(std::unique_ptr<StepBuffer> step) {
     size_t bytes = step->bytes();
     std::unique_lock lk(mu_);
+    const int64_t counts = step->text_only ? 0 : 1;  // a text-only buffer is not a step
     if (failed_ || stopping_) {
-        ++dropped_;
+        dropped_ += counts;
         return;
     }
     auto full = [&] {
@@ -130,13 +131,13 @@ void Recorder::enqueue(std::unique_ptr<StepBuffer> step) {
     };
     if (full()) {
         if (options_.backpressure == Backpressure::Drop) {
-            ++dropped_;
+            dropped_ += counts;
             return;
         }
         ++producer_waits_;
         cv_space_.wait(lk, [&] { return !full() || failed_; });
         if (failed_) {
-            ++dropped_;
+            dropped_ += counts;
             return;
         }
     }
