@@ -15,6 +15,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/device_flags.h"
 #include "app/cli/model_flags.h"
+#include "app/cli/record_support.h"
 #include "engine/generate.h"
 #include "engine/session.h"
 #include "engine/tokenizer/chat_template.h"
@@ -89,7 +90,8 @@ int cmd_generate(const CommandArgs& argv) {
         .option("route-top-p", "dynamic-k routing: smallest expert set with probability mass >= P")
         .option("route-top-p-max-k", "upper bound on experts with --route-top-p");
     declare_device_flags(args);
-    // Hook for the storage layer: `--record DB` will attach its Recorder (a RoutingObserver) below.
+    args.option("record", "record the generation's routing into this activation database")
+        .option("capture", "with --record: routing (default) | logits | activations");
     args.parse(argv);
     if (args.help_requested()) {
         std::cout << args.usage("generate");
@@ -163,8 +165,14 @@ int cmd_generate(const CommandArgs& argv) {
     Session session(*model, SessionOptions{static_cast<int>(threads)},
                     parse_device_flags(args, *model, static_cast<int64_t>(ids->size()) + max_new + 1));
     if (auto ok = session.set_interventions(iv); !ok.ok()) throw UsageError(ok.message());
-    RoutingObserver* recorder = nullptr;  // --record DB (storage) plugs in here
-    session.set_observer(recorder);
+    std::unique_ptr<GenerationRecording> recording;
+    if (args.has("record"))
+        recording = std::make_unique<GenerationRecording>(args.get("record"), args.get_or("capture", "routing"), *model, iv,
+                                                          sp, static_cast<int>(max_new), *ids,
+                                                          args.get_or("prompt", ""), tok ? &*tok : nullptr);
+    else if (args.has("capture"))
+        throw UsageError("--capture needs --record DB");
+    session.set_observer(recording ? recording->observer() : nullptr);
 
     std::optional<IncrementalDecoder> dec;
     if (tok) dec.emplace(*tok);
@@ -183,6 +191,7 @@ int cmd_generate(const CommandArgs& argv) {
     nlohmann::json steps = nlohmann::json::array();
     GenerateResult res = generate(session, *ids, opt, [&](const GeneratedToken& t) {
         text += t.piece;
+        if (recording) recording->token_text(static_cast<int64_t>(ids->size()) + t.index, t.piece);
         if (as_json) {
             nlohmann::json top = nlohmann::json::array();
             for (const auto& a : t.top) top.push_back({{"id", a.id}, {"logprob", a.logprob}});
@@ -223,6 +232,7 @@ int cmd_generate(const CommandArgs& argv) {
     } else {
         std::cout << "\n";
     }
+    if (recording && !recording->finish(g_interrupted.load(), std::cerr)) return 1;
     return 0;
 }
 
