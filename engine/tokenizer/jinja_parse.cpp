@@ -227,6 +227,13 @@ public:
 
     // Full expression, including the conditional `a if c else b`.
     ExprPtr expression() {
+        struct Guard {
+            int& d;
+            explicit Guard(int& x, int line) : d(x) {
+                if (++d > 100) fail(line, "expression nested too deeply");
+            }
+            ~Guard() { --d; }
+        } guard(depth_, line_);
         ExprPtr e = or_expr();
         while (is_name("if")) {
             ++p_;
@@ -259,6 +266,8 @@ public:
         return e;
     }
     ExprPtr not_expr() {
+        if (++not_depth_ > 100) fail(line_, "expression nested too deeply");
+        struct Dec { int& d; ~Dec() { --d; } } dec{not_depth_};
         if (accept_name("not")) {
             auto n = node(Expr::K::Not);
             n->a = not_expr();
@@ -309,6 +318,8 @@ public:
     ExprPtr math2() { return binary_chain(&ExprParser::power, {"*", "/", "//", "%"}); }
     ExprPtr power() { return binary_chain(&ExprParser::unary, {"**"}); }
     ExprPtr unary() {
+        if (++unary_depth_ > 100) fail(line_, "expression nested too deeply");
+        struct Dec { int& d; ~Dec() { --d; } } dec{unary_depth_};
         if (is_op("-")) {
             ++p_;
             auto n = node(Expr::K::Neg);
@@ -480,6 +491,7 @@ private:
     std::vector<Tok> t_;
     std::size_t p_ = 0;
     int line_;
+    int depth_ = 0, not_depth_ = 0, unary_depth_ = 0;
 };
 
 // ------------------------------------------------------------------ statements
@@ -503,6 +515,8 @@ public:
 private:
     // Parses until one of `ends` (a statement keyword) and reports which one in `found`.
     Body parse_body(const std::set<std::string>& ends, std::string& found) {
+        if (++depth_ > 100) fail(i_ < parts_.size() ? parts_[i_].line : 0, "statements nested too deeply");
+        struct Dec { int& d; ~Dec() { --d; } } dec{depth_};
         Body body;
         while (i_ < parts_.size()) {
             Part& p = parts_[i_];
@@ -641,6 +655,7 @@ private:
 
     std::vector<Part> parts_;
     std::size_t i_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace

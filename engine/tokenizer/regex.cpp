@@ -80,12 +80,14 @@ private:
     uint32_t peek(std::size_t k = 0) const { return i_ + k < p_.size() ? p_[i_ + k] : 0; }
 
     Node parse_alt(bool icase) {
+        if (++depth_ > kMaxDepth) fail("groups nested too deeply");
         Node alt = make_node(Node::Alt);
         alt.kids.push_back(parse_concat(icase));
         while (!at_end() && peek() == '|') {
             ++i_;
             alt.kids.push_back(parse_concat(icase));
         }
+        --depth_;
         return alt.kids.size() == 1 ? std::move(alt.kids[0]) : alt;
     }
 
@@ -131,6 +133,8 @@ private:
             if (peek() == '?') { greedy = false; ++i_; }
             else if (peek() == '+' && c != '+' && c != '*' && c != '?') {}
             else if (peek() == '+') fail("possessive quantifier is not supported");
+            if (mx == kInfinite && nullable(atom))
+                fail("an unbounded repeat of something that can match the empty string is not supported");
             Node rep = make_node(Node::Repeat);
             rep.min = mn;
             rep.max = mx;
@@ -138,6 +142,24 @@ private:
             rep.kids.push_back(std::move(atom));
             atom = std::move(rep);
         }
+    }
+
+    // Whether a node can match the empty string (an unbounded loop over it could spin forever).
+    static bool nullable(const Node& n) {
+        switch (n.kind) {
+            case Node::Char: case Node::Set: case Node::Any: return false;
+            case Node::Look: return true;
+            case Node::Repeat: return n.min == 0 || nullable(n.kids[0]);
+            case Node::Concat:
+                for (const Node& k : n.kids)
+                    if (!nullable(k)) return false;
+                return true;
+            case Node::Alt:
+                for (const Node& k : n.kids)
+                    if (nullable(k)) return true;
+                return false;
+        }
+        return true;
     }
 
     uint32_t add_set(CharSet s) {
@@ -338,6 +360,8 @@ private:
         return char_node(c, icase);
     }
 
+    static constexpr int kMaxDepth = 100;
+    int depth_ = 0;
     std::vector<uint32_t> p_;
     std::string src_;
     std::size_t i_ = 0;

@@ -239,7 +239,7 @@ Result<Tokenizer> Tokenizer::from_model_dir(const std::string& dir) {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) const {
-    if (!impl_) throw Error("tokenizer not loaded");
+    impl();
     std::size_t bad = 0;
     if (!tok::utf8_valid(text, &bad))
         throw Error("tokenize: input text is not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
@@ -267,8 +267,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
-    if (!impl_) throw Error("tokenizer not loaded");
-    const Impl& t = *impl_;
+    const Impl& t = impl();
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (int32_t id : ids) {
@@ -292,23 +291,28 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     return out;
 }
 
+const Tokenizer::Impl& Tokenizer::impl() const {
+    if (!impl_) throw Error("tokenizer: used before being loaded (default-constructed Tokenizer)");
+    return *impl_;
+}
+
 std::string Tokenizer::token_to_piece(int32_t id) const {
     const std::string* p = impl_ ? impl_->piece(id) : nullptr;
     if (!p) throw Error("token id " + std::to_string(id) + " is not in the vocabulary");
     return *p;
 }
 
-std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const { return impl_->lookup(token); }
-int32_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
-bool Tokenizer::is_special(int32_t id) const { return impl_->special(id); }
-std::optional<int32_t> Tokenizer::bos_id() const { return impl_->bos_id; }
-std::optional<int32_t> Tokenizer::eos_id() const { return impl_->eos_id; }
-std::optional<int32_t> Tokenizer::pad_id() const { return impl_->pad_id; }
-std::optional<int32_t> Tokenizer::unk_id() const { return impl_->bpe.unk_id(); }
-const std::string& Tokenizer::bos_token() const { return impl_->bos_token; }
-const std::string& Tokenizer::eos_token() const { return impl_->eos_token; }
-const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
-const std::string& Tokenizer::source() const { return impl_->source; }
+std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const { return impl().lookup(token); }
+int32_t Tokenizer::vocab_size() const { return impl().vocab_size; }
+bool Tokenizer::is_special(int32_t id) const { return impl().special(id); }
+std::optional<int32_t> Tokenizer::bos_id() const { return impl().bos_id; }
+std::optional<int32_t> Tokenizer::eos_id() const { return impl().eos_id; }
+std::optional<int32_t> Tokenizer::pad_id() const { return impl().pad_id; }
+std::optional<int32_t> Tokenizer::unk_id() const { return impl().bpe.unk_id(); }
+const std::string& Tokenizer::bos_token() const { return impl().bos_token; }
+const std::string& Tokenizer::eos_token() const { return impl().eos_token; }
+const std::string& Tokenizer::chat_template() const { return impl().chat_template; }
+const std::string& Tokenizer::source() const { return impl().source; }
 
 // ---------------------------------------------------------------- IncrementalDecoder
 // The approach of text-generation-inference's decode_token: decode a short window of recent ids

@@ -19,6 +19,7 @@
 
 namespace moescope {
 
+// Cheap to copy (shared immutable state); safe to use from several threads at once.
 class Tokenizer {
 public:
     // tokenizer_config_path may be empty; when given it supplies bos/eos/pad names, add_bos_token /
@@ -61,6 +62,8 @@ public:
     struct Impl;
 
 private:
+    // Throws Error when the tokenizer was default-constructed and never loaded.
+    const Impl& impl() const;
     std::shared_ptr<const Impl> impl_;
 };
 

@@ -103,6 +103,8 @@ private slots:
         QTest::newRow("possessive") << "a++" << "possessive";
         QTest::newRow("unknown property") << "\\p{Greek}" << "\\p{Greek}";
         QTest::newRow("unbalanced") << "(ab" << "missing ')'";
+        QTest::newRow("loop over empty match") << "(a*)*" << "empty string";
+        QTest::newRow("nesting too deep") << QString(150, '(') + "a" + QString(150, ')') << "nested too deeply";
         QTest::newRow("class intersection") << "[a-z&&[^x]]" << "intersection";
     }
     void regex_rejects_unsupported() {
@@ -329,6 +331,9 @@ private slots:
         }
         QVERIFY_THROWS_EXCEPTION(Error, tok.decode({1, 999999}));
         QVERIFY_THROWS_EXCEPTION(Error, tok.decode({-1}));
+        const Tokenizer unloaded;
+        QVERIFY_THROWS_EXCEPTION(Error, unloaded.encode("x"));
+        QVERIFY_THROWS_EXCEPTION(Error, unloaded.vocab_size());
         auto missing = Tokenizer::from_file("/nonexistent/tokenizer.json");
         QVERIFY(!missing.ok());
         QVERIFY(QString::fromStdString(missing.message()).contains("/nonexistent/tokenizer.json: cannot open"));
