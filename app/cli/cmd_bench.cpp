@@ -178,7 +178,6 @@ int cmd_bench(const CommandArgs& argv) {
         .option("layers", "with --synthetic: keep only the first N layers")
         .option("device", "cpu (default) or cuda")
         .option("threads", "worker threads (default: all cores)")
-        .option("precision", "with --device cuda: bf16 (default) or fp32")
         .option("prompt-len", "prompt tokens to prefill (default 128)")
         .option("gen-len", "tokens to decode (default 32)")
         .option("capture", "also time decode with routing capture at this level (none, routing, logits, "
@@ -243,9 +242,8 @@ int cmd_bench(const CommandArgs& argv) {
                          std::to_string(c.max_position_embeddings) + ")");
     if (device == "cuda") {  // engine/cuda/cuda_bench.h: same figures, measured on the GPU
         gpu::CudaBenchOptions bo;
-        auto prec = gpu::parse_precision(args.get_or("precision", "bf16"));
-        if (!prec) throw UsageError("--precision: " + prec.message());
-        bo.precision = prec.value();
+        // --precision exact -> FP32 compute, fast-bf16 (and the GPU default) -> BF16 compute.
+        bo.precision = precision == "exact" && args.has("precision") ? gpu::Precision::FP32 : gpu::Precision::BF16;
         bo.prompt_tokens = static_cast<int>(P);
         bo.decode_tokens = static_cast<int>(G);
         auto r = gpu::cuda_bench(c, model.weights(), bo);
