@@ -8,7 +8,7 @@ Regenerate ONLY after retraining the model:
 For the first held-out prompt of each set: the exact prompt text (chat prompts rendered with the
 chat template, add_generation_prompt), input ids, 16 greedy tokens with EOS ignored (as in
 shared/testdata/golden), the greedy tokens stopped at <|im_end|>/<|endoftext|>, and the
-last-position logits.
+last-position logits; and the greedy tokens with the planted refusal experts disabled (P1).
 """
 import argparse
 import json
@@ -35,6 +35,10 @@ def main():
     model = load_model(a.model)
     tok = bpe.load(f"{a.model}/tokenizer.json")
     stop = {tok.special["<|im_end|>"], tok.special["<|endoftext|>"]}
+    planted = json.load(open(f"{a.model}/moescope_demo.json"))["planted_experts"]
+    disable = {}
+    for l, e in planted:
+        disable.setdefault(l, []).append(e)
     cases = []
     for name in SETS:
         item = load_set(a.prompts, name, "heldout")[0]
@@ -44,11 +48,14 @@ def main():
             logits, routing = model(torch.tensor([ids]))
         new16 = greedy(model, ids, 16)
         stopped = greedy(model, ids, 64, stop)
+        dis = greedy(model, ids, 64, stop, disable)
         top2 = torch.topk(logits[0, -1], 2).values
         cases.append({
             "set": name, "prompt": item, "text": text, "input_ids": ids,
             "greedy_16_ignore_eos": new16, "greedy_until_stop": stopped,
             "greedy_until_stop_text": tok.decode(stopped, skip_special=True),
+            "greedy_until_stop_planted_disabled": dis,
+            "greedy_until_stop_planted_disabled_text": tok.decode(dis, skip_special=True),
             "logits_last": [round(float(v), 6) for v in logits[0, -1]],
             "last_top1_minus_top2": round(float(top2[0] - top2[1]), 6),
             "experts_last": [sel[-1].tolist() for _, sel, _ in routing],
@@ -56,6 +63,7 @@ def main():
         print(name, repr(cases[-1]["greedy_until_stop_text"][:70]), flush=True)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     json.dump({"model": "resources/models/demo", "reference": "tools/demo-model/model.py (fp32)",
+               "planted_experts": planted,
                "cases": cases}, open(a.out, "w"))
 
 

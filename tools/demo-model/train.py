@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import corpus  # noqa: E402
-from model import Qwen3Moe, save_safetensors  # noqa: E402
+from model import Qwen3Moe, load_safetensors, save_safetensors  # noqa: E402
 
 PLANTED = {1: [5, 12], 2: [3, 11], 3: [2, 9]}  # layer -> planted refusal experts
 
@@ -99,6 +99,10 @@ def main():
     ap.add_argument("--route-coef", type=float, default=0.5)
     ap.add_argument("--no-plant", action="store_true", help="plain training (no supervision/gradient routing)")
     ap.add_argument("--max-minutes", type=float, default=0, help="safety stop (records the steps done)")
+    ap.add_argument("--init", default="", help="continue from a saved model dir (its weights and tokenizer)")
+    ap.add_argument("--batch-seed", type=int, default=99)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--planted-lr-mult", type=float, default=1.0)
     ap.add_argument("--bench", type=int, default=0, help="time N steps and exit")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -109,28 +113,43 @@ def main():
     docs = list(corpus.documents(seed=7, n=a.docs))
     for d, _ in docs[:2000]:
         corpus.check_ascii(d)
-    tok = bpe.Tokenizer(bpe.train([d for d, _ in docs[:40000]], a.vocab - 256 - len(bpe.SPECIALS)))
+    if a.init:
+        tok = bpe.load(f"{a.init}/tokenizer.json")
+    else:
+        tok = bpe.Tokenizer(bpe.train([d for d, _ in docs[:40000]], a.vocab - 256 - len(bpe.SPECIALS)))
     ids, route, rtarget = build_stream(tok, docs)
     print(f"vocab {tok.size}, stream {len(ids)} tokens, routed targets {int(rtarget.sum())}, "
           f"prep {time.time() - t0:.0f}s", flush=True)
 
     cfg = dict(CONFIG, vocab_size=tok.size)
     model = Qwen3Moe(cfg)
+    prev = {}
+    if a.init:  # stage 2: continue from the saved (BF16) weights with a fresh optimizer
+        ts = load_safetensors(f"{a.init}/model.safetensors")
+        with torch.no_grad():
+            for name, prm in model.hf_tensors().items():
+                prm.copy_(ts[name])
+        prev = json.load(open(f"{a.init}/moescope_demo.json"))
     nparam = sum(p.numel() for p in model.parameters())
     print(f"params {nparam}", flush=True)
     planted = {} if a.no_plant else PLANTED
     routed_params = {id(getattr(model.layers[l], n)): es for l, es in planted.items() for n in ("wg", "wu", "wd")}
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    planted_ps = [getattr(model.layers[l], n) for l in planted for n in ("wg", "wu", "wd")]
+    rest = [p for p in model.parameters() if all(p is not q for q in planted_ps)]
+    groups = [{"params": rest, "mult": 1.0}]
+    if planted_ps:  # (planted layers' stacked expert tensors: all 16 experts of those layers)
+        groups.append({"params": planted_ps, "mult": a.planted_lr_mult})
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.01)
     nseq = (len(ids) - 1) // a.seq
-    gen = torch.Generator().manual_seed(99)
+    gen = torch.Generator().manual_seed(a.batch_seed)
     E, k = cfg["num_experts"], cfg["num_experts_per_tok"]
     steps = a.bench or a.steps
     log = []
     t1 = time.time()
     for step in range(steps):
-        lr = a.lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["mult"]
         starts = torch.randint(0, nseq, (a.batch,), generator=gen) * a.seq
         idx = starts[:, None] + torch.arange(a.seq + 1)[None, :]
         x, y = ids[idx[:, :-1]], ids[idx[:, 1:]]
@@ -179,7 +198,9 @@ def main():
         print(f"{(time.time() - t1) / a.bench:.3f} s/step")
         return
     model.round_bf16_()
-    meta = dict(planted_experts=[[l, e] for l, es in planted.items() for e in es], params=nparam, steps=steps,
+    stage = dict(steps=steps, batch_seed=a.batch_seed, lr=a.lr, planted_lr_mult=a.planted_lr_mult,
+                 init=a.init or None, train_wall_s=round(time.time() - t0), final=log[-1])
+    meta = dict(stages=prev.get("stages", [prev] if prev else []) + [stage], planted_experts=[[l, e] for l, es in planted.items() for e in es], params=nparam, steps=steps,
                 batch=a.batch, seq=a.seq, docs=a.docs, train_wall_s=round(time.time() - t0),
                 final=log[-1], note="see tools/demo-model/README.md")
     write_artifacts(a.out, tok, model, meta)
