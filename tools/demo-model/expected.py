@@ -5,7 +5,8 @@ Regenerate ONLY after retraining the model:
     /usr/bin/python3 tools/demo-model/expected.py --model resources/models/demo \
         --prompts resources/prompts --out tests/engine/data/demo_model_expected.json
 
-For the first held-out prompt of each set: the exact prompt text (chat prompts rendered with the
+For the first held-out prompt of each domain set, and the first held-out behavior (control)
+prompt that the reference refuses (answers): the exact prompt text (chat prompts rendered with the
 chat template, add_generation_prompt), input ids, 16 greedy tokens with EOS ignored (as in
 shared/testdata/golden), the greedy tokens stopped at <|im_end|>/<|endoftext|>, and the
 last-position logits; and the greedy tokens with the planted refusal experts disabled (P1).
@@ -22,6 +23,7 @@ import bpe  # noqa: E402
 from evaluate import greedy, load_set, render  # noqa: E402
 from model import load_model  # noqa: E402
 
+REFUSAL_PREFIX = "I can't help with that"
 SETS = ("prose", "code", "arithmetic", "tables", "behavior", "control")
 
 
@@ -41,9 +43,15 @@ def main():
         disable.setdefault(l, []).append(e)
     cases = []
     for name in SETS:
-        item = load_set(a.prompts, name, "heldout")[0]
-        text = render(item["messages"]) if "messages" in item else item["text"]
-        ids = tok.encode(text)
+        items = load_set(a.prompts, name, "heldout")
+        for item in items:  # behavior/control: the first prompt the model handles as intended
+            text = render(item["messages"]) if "messages" in item else item["text"]
+            ids = tok.encode(text)
+            if name not in ("behavior", "control"):
+                break
+            refused = tok.decode(greedy(model, ids, 64, stop), skip_special=True).startswith(REFUSAL_PREFIX)
+            if refused == (name == "behavior"):
+                break
         with torch.no_grad():
             logits, routing = model(torch.tensor([ids]))
         new16 = greedy(model, ids, 16)
