@@ -6,8 +6,8 @@
 //
 // Expected values: tests/engine/data/demo_model_expected.json, written by
 // tools/demo-model/expected.py. Regenerate them ONLY when the model is retrained:
-//   /usr/bin/python3 tools/demo-model/expected.py --model resources/models/demo \
-//       --prompts resources/prompts --out tests/engine/data/demo_model_expected.json
+//   /usr/bin/python3 tools/demo-model/expected.py   (defaults: resources/models/demo, resources/prompts,
+//   tests/engine/data/demo_model_expected.json)
 #include <QtTest>
 
 #include <fstream>
