@@ -73,7 +73,52 @@ void write_planted_model(const std::string& dir, bool super_expert) {
 
 // Runs 15 behaviour + 15 control prompts through the planted model via the engine and the recorder and
 // reads them back.
-RoutingArrays record(const std::string& model_dir, const std::string& db_path) {
+// Attention-sink plant on top of the golden Mixtral (no routing plant): dimension 0 of the embedding is -4
+// for every token (so after RMSNorm x[0] ~ -8 is a constant), dimension 1 is +4 for BOS only. In every
+// layer, query dim 3 of each head reads -2 x[0] (constant ~ +16) and key dim 3 reads 2 x[1] (large for BOS
+// only); dim pair (3, 7) has RoPE frequency 1e-3, so rotation is negligible over 30 positions. Every query
+// therefore puts almost all attention on position 0: a first-token sink in every layer.
+void write_sink_model(const std::string& dir) {
+    const std::string src = moescope::test::testdataPath("golden/mixtral").toStdString();
+    auto in = SafetensorsFile::open(src + "/model.safetensors");
+    if (!in.ok()) throw Error(in.message());
+    SafetensorsWriter w;
+    for (const TensorInfo& t : in.value()->tensors()) {
+        std::vector<float> v(static_cast<size_t>(t.numel()));
+        for (size_t i = 0; i < v.size(); ++i) v[i] = load_as_f32(*t.dtype, t.data, i);
+        auto set_row = [&](int row, int cols, int col, float value) {
+            std::fill(v.begin() + row * cols, v.begin() + (row + 1) * cols, 0.0f);
+            v[row * cols + col] = value;
+        };
+        const std::string& n = t.name;
+        if (n == "model.embed_tokens.weight") {
+            for (int id = 0; id < 256; ++id) {
+                v[id * kH + 0] = -4.0f;
+                v[id * kH + 1] = id == 1 ? 4.0f : 0.0f;
+            }
+        } else if (n.find("input_layernorm.weight") != std::string::npos) {
+            v[0] = v[1] = 1.0f;
+        } else if (n.find("self_attn.q_proj.weight") != std::string::npos) {  // [8 heads x 8, 64]
+            for (int h = 0; h < 8; ++h) {
+                set_row(h * 8 + 3, kH, 0, -2.0f);
+                set_row(h * 8 + 7, kH, 0, 0.0f);
+            }
+        } else if (n.find("self_attn.k_proj.weight") != std::string::npos) {  // [2 kv heads x 8, 64]
+            for (int g = 0; g < 2; ++g) {
+                set_row(g * 8 + 3, kH, 1, 2.0f);
+                set_row(g * 8 + 7, kH, 1, 0.0f);
+            }
+        } else if (n.find("o_proj.weight") != std::string::npos || n.find(".w2.weight") != std::string::npos) {
+            const int cols = static_cast<int>(t.shape.at(1));  // nothing writes dims 0 and 1 of the residual
+            std::fill(v.begin(), v.begin() + 2 * cols, 0.0f);
+        }
+        w.add_f32(n, DType::BF16, t.shape, v);
+    }
+    w.write(dir + "/model.safetensors");
+    std::filesystem::copy_file(src + "/config.json", dir + "/config.json");
+}
+
+RoutingArrays record(const std::string& model_dir, const std::string& db_path, int length = 10, bool plant = true) {
     auto model = Model::load(model_dir);
     if (!model.ok()) throw Error(model.message());
     auto db = storage::Database::open(db_path, storage::Access::Write);
@@ -130,6 +175,7 @@ class TestPlantedModelE2E : public QObject {
     QTemporaryDir dir_;
     RoutingArrays arrays_;     // routing plant only
     RoutingArrays se_arrays_;  // routing plant + super expert
+    RoutingArrays sink_arrays_, golden_arrays_;  // sink plant / unmodified golden model, 30-token prompts
 
 private slots:
     void initTestCase() {
@@ -142,6 +188,12 @@ private slots:
         }
         QCOMPARE(arrays_.n_tokens, int64_t{300});
         QCOMPARE(se_arrays_.n_tokens, int64_t{300});
+        const std::string sink_dir = dir_.filePath("model-sink").toStdString();
+        std::filesystem::create_directories(sink_dir);
+        write_sink_model(sink_dir);
+        sink_arrays_ = record(sink_dir, dir_.filePath("sink.db").toStdString(), 30, false);
+        golden_arrays_ = record(moescope::test::testdataPath("golden/mixtral").toStdString(),
+                                dir_.filePath("golden.db").toStdString(), 30, false);
     }
 
     void routing_follows_the_plant() {
@@ -190,6 +242,20 @@ private slots:
         bool at_layer1 = false;
         for (const auto& h : ma->hits) at_layer1 = at_layer1 || h.layer == 1;
         QVERIFY(at_layer1);
+    }
+
+    void first_token_sink() {
+        auto sink = attention_sinks(sink_arrays_, {}, {});
+        QVERIFY2(sink.ok(), sink.message().c_str());
+        QCOMPARE(sink->layers.size(), size_t{3});
+        for (const auto& L : sink->layers) QVERIFY2(L.alpha_first > 0.9, qPrintable(QString::number(L.alpha_first)));
+        QCOMPARE(sink->sink_fraction, 1.0);
+        QVERIFY(sink->first_token_is_sink);
+        // The unmodified random-weight model spreads attention: far less mass on position 0 than the plant.
+        auto base = attention_sinks(golden_arrays_, {}, {});
+        QVERIFY2(base.ok(), base.message().c_str());
+        for (size_t l = 0; l < base->layers.size(); ++l)
+            QVERIFY2(base->layers[l].alpha_first < 0.6, qPrintable(QString::number(base->layers[l].alpha_first)));
     }
 };
 
