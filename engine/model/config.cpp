@@ -202,6 +202,10 @@ Result<ModelConfig> parse_model_config(const std::string& config_json, const std
         if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0)
             throw Error(file + ": vocab_size, hidden_size, num_hidden_layers, num_attention_heads and "
                                "num_key_value_heads must be positive");
+        // Sanity limits far above any real checkpoint, so a corrupt config fails fast instead of
+        // allocating per-layer tables for a billion layers.
+        if (c.n_layers > 4096 || c.n_heads > 65536 || c.n_kv_heads > 65536)
+            throw Error(file + ": num_hidden_layers (" + std::to_string(c.n_layers) + ") or head counts are implausibly large");
         if (r.has("hidden_act") && r.string("hidden_act", "silu") != "silu")
             throw Error(file + ": hidden_act '" + r.string("hidden_act", "") + "' is not supported (only silu)");
         if (r.has("bos_token_id")) c.bos_token_id = r.integer("bos_token_id", 0);

@@ -259,11 +259,11 @@ private:
         const int64_t H = c.hidden_size, V = c.vocab_size;
         ModelWeights& w = m_.weights_;
         w.embed = matrix("model.embed_tokens.weight", V, H);
-        w.layers.resize(c.n_layers);
         for (int l = 0; l < c.n_layers; ++l) {
             report(0.2 + 0.75 * l / c.n_layers, "layer " + std::to_string(l));
             const std::string p = "model.layers." + std::to_string(l) + ".";
-            LayerWeights& L = w.layers[l];
+            // grown per layer, so an absurd num_hidden_layers fails on the first missing tensor
+            LayerWeights& L = w.layers.emplace_back();
             L.input_norm = vec(p + "input_layernorm.weight", H);
             L.post_attn_norm = vec(p + "post_attention_layernorm.weight", H);
             bind_attention(p + "self_attn.", L.attn);

@@ -40,6 +40,7 @@ FixtureSpec badSpec(const QString& kind) {
             auto* t = test::findTensor(ts, "model.layers.2.self_attn.k_proj.weight");
             t->shape = {t->shape[1], t->shape[0]};  // transposed: [32, 16] instead of [16, 32]
         });
+    if (kind == "absurd layer count") s.config_overrides["num_hidden_layers"] = 1 << 29;
     if (kind == "unknown model_type") s.config_overrides["model_type"] = "llama";
     if (kind == "fp8 quantization_config") s.config_overrides["quantization_config"] = {{"quant_method", "fp8"}};
     if (kind == "rope scaling on mixtral") s.config_overrides["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
@@ -67,6 +68,7 @@ private slots:
             << "model.safetensors: missing tensor 'model.layers.1.block_sparse_moe.gate.weight' (expected shape [8, 32])";
         QTest::newRow("extra tensor") << "extra tensor" << "model.safetensors: unexpected tensor 'model.layers.0.mystery.weight'";
         QTest::newRow("wrong shape") << "wrong shape" << "tensor 'model.layers.2.self_attn.k_proj.weight' has shape [32, 16], expected [16, 32]";
+        QTest::newRow("absurd layer count") << "absurd layer count" << "num_hidden_layers (536870912) or head counts are implausibly large";
         QTest::newRow("unknown model_type") << "unknown model_type" << "config.json: unknown model_type 'llama' (supported: mixtral, ";
         QTest::newRow("fp8") << "fp8 quantization_config" << "quant_method 'fp8') is not supported yet";
         QTest::newRow("rope scaling") << "rope scaling on mixtral" << "rope_scaling type 'linear' is not supported for mixtral";
