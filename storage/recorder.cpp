@@ -367,7 +367,7 @@ void Recorder::write_batch_txn(std::vector<std::unique_ptr<StepBuffer>>& batch) 
     Writer& w = *w_;
     WriteTxn txn(w.db);
     std::vector<uint16_t> f16;
-    std::vector<uint32_t> order;
+    std::vector<uint64_t> order;
     int64_t steps = 0;
     for (auto& bp : batch) {
         StepBuffer& b = *bp;
@@ -405,14 +405,18 @@ void Recorder::write_batch_txn(std::vector<std::unique_ptr<StepBuffer>>& batch) 
             w.upd_text.bind(1, text).bind(2, run_id_).bind(3, b.seq).bind(4, pos).run();
         }
         // routing rows in (token, layer) key order: appends to the integer-keyed B-tree
+        // Packed sort keys (token offset | layer | index) sort without indirection; a one-token decode
+        // step arrives already ordered and skips the sort.
         order.resize(b.recs.size());
-        std::iota(order.begin(), order.end(), 0u);
-        std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) {
-            const auto &x = b.recs[a], &y = b.recs[c];
-            return x.position != y.position ? x.position < y.position : x.layer < y.layer;
-        });
-        for (uint32_t i : order) {
+        for (size_t i = 0; i < b.recs.size(); ++i) {
             const auto& r = b.recs[i];
+            const uint64_t t = static_cast<uint64_t>(r.position - b.first_position);
+            const uint64_t l = static_cast<uint64_t>(std::clamp(r.layer, 0, kMaxLayers - 1));
+            order[i] = (t << 42) | (l << 32) | static_cast<uint64_t>(i);
+        }
+        if (!std::is_sorted(order.begin(), order.end())) std::sort(order.begin(), order.end());
+        for (uint64_t o : order) {
+            const auto& r = b.recs[static_cast<size_t>(o & 0xffffffffu)];
             if (r.layer < 0 || r.layer >= kMaxLayers)
                 throw Error("routing event for layer " + std::to_string(r.layer) + ": layers 0.." +
                             std::to_string(kMaxLayers - 1) + " can be recorded");
