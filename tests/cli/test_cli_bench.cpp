@@ -40,7 +40,7 @@ private slots:
         for (const char* key : {"active_bytes_per_token", "active_weight_bytes_per_token", "prefill_gflops",
                                 "decode_bound_tok_s", "decode_fraction_of_bound"})
             QVERIFY2(j[key].toDouble() > 0, key);
-        for (const char* key : {"bandwidth_gbps", "prefill_tok_s", "decode_tok_s"}) {
+        for (const char* key : {"bandwidth_gbps", "prefill_tok_s", "decode_tok_s", "decode_fraction_of_bound_per_repeat"}) {
             const QJsonObject s = j[key].toObject();
             QVERIFY2(s["min"].toDouble() > 0 && s["min"].toDouble() <= s["median"].toDouble() &&
                          s["median"].toDouble() <= s["max"].toDouble(),
