@@ -184,8 +184,9 @@ int cmd_bench(const CommandArgs& argv) {
                            "activations) and report the overhead")
         .option("repeats", "repetitions; decode figures are the median over them (default 5)")
         .option("bw-mib", "size of the bandwidth probe buffer in MiB (default 1024)")
-        .option("precision", "exact (default: float32 activations) or fast-bf16 (prefill matmuls round "
-                             "activations to bf16 and use AVX512-BF16 dot products; not faithful)")
+        .option("precision", "cpu: exact (default: float32 activations) or fast-bf16 (prefill matmuls round "
+                             "activations to bf16 and use AVX512-BF16 dot products; not faithful); "
+                             "cuda: bf16 (default) or fp32")
         .flag("json", "print one JSON object");
     args.parse(argv);
     if (args.help_requested()) {
@@ -213,8 +214,9 @@ int cmd_bench(const CommandArgs& argv) {
     const CaptureLevel capture = parse_level(args.get_or("capture", "none"));
     const bool json_out = args.has("json");
     const std::string precision = args.get_or("precision", "exact");
-    if (precision != "exact" && precision != "fast-bf16") throw UsageError("--precision must be exact or fast-bf16");
-    if (args.has("precision"))
+    if (device == "cpu" && precision != "exact" && precision != "fast-bf16")
+        throw UsageError("--precision must be exact or fast-bf16 with --device cpu");
+    if (device == "cpu" && args.has("precision"))
         cpu::set_matmul_precision(precision == "fast-bf16" ? cpu::MatmulPrecision::FastBF16 : cpu::MatmulPrecision::Exact);
     if (device == "cuda") {
         if (!cuda_compiled() || cuda_device_count() == 0)
