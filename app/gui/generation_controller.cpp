@@ -1,0 +1,251 @@
+// GenerationController: prompt building, streaming generation, live interventions and branches.
+#include "app/gui/generation_controller.h"
+
+#include <QPointer>
+#include <chrono>
+#include <cmath>
+
+#include "app/gui/chat_prompt.h"
+#include "app/gui/engine_host.h"
+#include "app/gui/engine_state.h"
+#include "app/gui/expert_preset.h"
+#include "app/gui/routing_collector.h"
+#include "engine/generate.h"
+
+namespace moescope::gui {
+
+namespace {
+QString pieceOf(const std::optional<Tokenizer>& tok, int32_t id) {
+    if (!tok) return QStringLiteral("⟨%1⟩").arg(id);
+    try {
+        return QString::fromStdString(tok->decode({id}));
+    } catch (const std::exception&) {
+        return QStringLiteral("⟨%1⟩").arg(id);
+    }
+}
+}  // namespace
+
+GenerationController::GenerationController(EngineHost* host, std::shared_ptr<EngineState> state, QObject* parent)
+    : QObject(parent), host_(host), state_(std::move(state)) {
+    qRegisterMetaType<TokenEvent>();
+    qRegisterMetaType<std::vector<TokenRouting>>();
+    qRegisterMetaType<RunDataPtr>();
+}
+
+void GenerationController::setRunning(bool r) {
+    if (running_ == r) return;
+    running_ = r;
+    emit runningChanged(r);
+}
+
+void GenerationController::setLiveInterventions(const Interventions& iv) {
+    std::lock_guard lock(pendingMutex_);
+    pending_ = iv;
+}
+
+void GenerationController::start(const GenerationRequest& request) {
+    request_ = request;
+    request_.branchFromToken = -1;
+    post(request_);
+}
+
+void GenerationController::branch(int fromToken, const Interventions& interventions) {
+    GenerationRequest r = request_;
+    r.branchFromToken = std::max(0, fromToken);
+    r.interventions = interventions;
+    post(r);
+}
+
+void GenerationController::post(const GenerationRequest& request) {
+    host_->cancel(QStringLiteral("generate"));
+    {
+        std::lock_guard lock(pendingMutex_);
+        pending_.reset();
+    }
+    const quint64 gen = ++generation_;
+    setRunning(true);
+    host_->post(QStringLiteral("generate"), [this, request, gen](const std::atomic<bool>& cancelled) {
+        runOnEngine(request, cancelled, gen);
+    });
+}
+
+void GenerationController::stop() {
+    host_->cancel(QStringLiteral("generate"));
+    // A queued (not yet started) generation is simply dropped: finish the UI state here.
+    if (host_->runningTag() != QStringLiteral("generate")) setRunning(false);
+}
+
+void GenerationController::runOnEngine(const GenerationRequest& req, const std::atomic<bool>& cancelled, quint64 gen) {
+    QPointer<QObject> self(this);
+    const bool isBranch = req.branchFromToken >= 0;
+    auto fail = [&](const QString& msg) {
+        host_->deliver(self, [this, msg, gen] {
+            if (gen != generation_) return;
+            setRunning(false);
+            emit failed(msg);
+        });
+    };
+    EngineState& st = *state_;
+    if (!st.model) return fail(tr("No model is loaded."));
+    const Model& model = *st.model;
+    const ModelSummary& sum = model.summary();
+    try {
+        // ---- prompt ids ----
+        std::vector<int32_t> prompt;
+        if (isBranch) {
+            if (st.lastPrompt.empty()) return fail(tr("There is no finished generation to branch from."));
+            prompt = st.lastPrompt;
+        } else if (st.tokenizer) {
+            const QString text = req.chat ? buildChatText(detectChatFormat(st.tokenizer->chat_template()), req.systemPrompt,
+                                                          req.prompt, QString::fromStdString(st.tokenizer->bos_token()))
+                                          : req.prompt;
+            // Chat text carries its own BOS where the format has one; raw text gets the tokenizer's own.
+            prompt = st.tokenizer->encode(text.toStdString(), /*add_special=*/!req.chat);
+            if (prompt.empty()) return fail(tr("The prompt is empty."));
+        } else {
+            auto ids = parseTokenIds(req.prompt, sum.vocab_size);
+            if (!ids) return fail(QString::fromStdString(ids.message()));
+            prompt = ids.value();
+        }
+        const int nPrompt = static_cast<int>(prompt.size());
+        QStringList promptPieces;
+        for (int32_t id : prompt) promptPieces << pieceOf(st.tokenizer, id);
+
+        // ---- session ----
+        Session s(model);
+        RoutingCollector collector(sum.moe_layers);
+        s.set_observer(&collector);
+        std::vector<InterventionMarker> markers;
+        std::vector<int32_t> generated;
+        GenerateOptions opt;
+        opt.sampling = req.sampling;
+        opt.max_new_tokens = req.maxTokens;
+        opt.top_alternatives = 5;
+        opt.capture_routing = false;  // the collector has every position
+        std::optional<IncrementalDecoder> decoder;
+        if (st.tokenizer) {
+            decoder.emplace(*st.tokenizer);
+            opt.detokenize = [&](int32_t id) { return decoder->push(id); };
+        }
+
+        std::span<const int32_t> feed(prompt);
+        if (!isBranch) {
+            if (auto ok = s.set_interventions(req.interventions); !ok) return fail(QString::fromStdString(ok.message()));
+        } else {
+            // Rebuild the shared prefix exactly as the original run computed it: same tokens, same
+            // interventions at the same steps; the branch's own set shapes the forward that picks token b.
+            const int b = std::min<int>(req.branchFromToken, static_cast<int>(st.lastGenerated.size()));
+            auto applyTimelineAt = [&](int step) {
+                for (const InterventionChange& c : st.lastTimeline)
+                    if (c.step == step) (void)s.set_interventions(c.interventions);
+            };
+            applyTimelineAt(-1);
+            if (b == 0) {
+                if (auto ok = s.set_interventions(req.interventions); !ok) return fail(QString::fromStdString(ok.message()));
+                // generate() prefills the prompt below.
+            } else {
+                s.prefill(prompt);
+                for (int j = 0; j < b; ++j) {
+                    if (cancelled) break;
+                    if (j == b - 1) {
+                        if (auto ok = s.set_interventions(req.interventions); !ok) return fail(QString::fromStdString(ok.message()));
+                    } else {
+                        applyTimelineAt(j);
+                    }
+                    s.step(st.lastGenerated[static_cast<size_t>(j)]);
+                    generated.push_back(st.lastGenerated[static_cast<size_t>(j)]);
+                    if (decoder) (void)decoder->push(st.lastGenerated[static_cast<size_t>(j)]);
+                }
+                feed = {};
+            }
+        }
+        const int firstIndex = static_cast<int>(generated.size());
+        std::vector<TokenRouting> promptRouting;
+        for (int r = 0; r < nPrompt - 1 + firstIndex && r < collector.positions(); ++r) promptRouting.push_back(collector.at(r));
+        QStringList shownPieces = promptPieces;
+        for (int32_t id : generated) shownPieces << pieceOf(st.tokenizer, id);
+        host_->deliver(self, [this, isBranch, nPrompt, shownPieces, promptRouting, gen] {
+            if (gen == generation_) emit started(isBranch, nPrompt, shownPieces, promptRouting);
+        });
+
+        // ---- stream ----
+        const auto t0 = std::chrono::steady_clock::now();
+        QStringList pieces;
+        auto onToken = [&](const GeneratedToken& g) -> bool {
+            TokenEvent ev;
+            ev.index = firstIndex + g.index;
+            ev.row = nPrompt + ev.index;
+            ev.id = g.id;
+            ev.piece = st.tokenizer ? QString::fromStdString(g.piece) : QStringLiteral("⟨%1⟩").arg(g.id);
+            ev.logprob = g.logprob;
+            for (const TokenProb& t : g.top)
+                ev.alternatives << QStringLiteral("%1 (p=%2)").arg(pieceOf(st.tokenizer, t.id)).arg(std::exp(t.logprob), 0, 'f', 3);
+            ev.routing = collector.at(ev.row - 1);
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            ev.tokensPerSecond = secs > 0 ? (g.index + 1) / secs : 0.0;
+            generated.push_back(g.id);
+            pieces << ev.piece;
+            host_->deliver(self, [this, ev, gen] {
+                if (gen == generation_) emit tokenGenerated(ev);
+            });
+            // Live interventions: the newest set the UI posted shapes the next forward pass, which
+            // picks token ev.index + 1.
+            std::optional<Interventions> next;
+            {
+                std::lock_guard lock(pendingMutex_);
+                next.swap(pending_);
+            }
+            if (next && !(*next == s.interventions())) {
+                const QStringList changes = describeChange(s.interventions(), *next);
+                if (auto ok = s.set_interventions(*next); !ok) {
+                    const QString msg = QString::fromStdString(ok.message());
+                    host_->deliver(self, [this, msg, gen] {
+                        if (gen == generation_) emit interventionRejected(msg);
+                    });
+                } else {
+                    const QString text = markerText(ev.index + 1, changes);
+                    markers.push_back({ev.row, text});
+                    const int from = ev.index + 1;
+                    host_->deliver(self, [this, from, text, gen] {
+                        if (gen == generation_) emit interventionMarker(from, text);
+                    });
+                }
+            }
+            return !cancelled.load();
+        };
+        const GenerateResult result = generate(s, feed, opt, onToken);
+        if (decoder) (void)decoder->finish();
+
+        // ---- the run as the views see it ----
+        auto run = std::make_shared<RunData>();
+        run->title = isBranch ? tr("branch at token %1").arg(req.branchFromToken) : req.prompt.left(48).simplified();
+        run->modelName = QString::fromStdString(sum.path);
+        run->promptTokens = nPrompt;
+        run->tokenText = promptPieces;
+        std::vector<int32_t> all = prompt;
+        for (int32_t id : generated) {
+            all.push_back(id);
+        }
+        for (size_t j = 0; j < generated.size(); ++j)
+            run->tokenText << (j < static_cast<size_t>(firstIndex) ? pieceOf(st.tokenizer, generated[j]) : pieces.value(static_cast<int>(j) - firstIndex));
+        run->routing = collector.toArrays(all, nPrompt);
+        run->timeline = markers;
+        if (!isBranch) {
+            st.lastPrompt = prompt;
+            st.lastGenerated = generated;
+            st.lastTimeline = s.timeline();
+        }
+        const QString reason = cancelled ? QStringLiteral("cancelled") : QString::fromStdString(result.stop_reason);
+        RunDataPtr done = run;
+        host_->deliver(self, [this, isBranch, done, reason, gen] {
+            if (gen != generation_) return;
+            if (!isBranch) lastRun_ = done;
+            setRunning(false);
+            emit finished(isBranch, done, reason);
+        });
+    } catch (const std::exception& e) {
+        fail(QString::fromUtf8(e.what()));
+    }
+}
+
+}  // namespace moescope::gui
