@@ -43,6 +43,23 @@ void GenerationController::setLiveInterventions(const Interventions& iv) {
     pending_ = iv;
 }
 
+void GenerationController::setStepping(bool on) {
+    {
+        std::lock_guard lock(pendingMutex_);
+        stepping_ = on;
+        stepCredits_ = 0;
+    }
+    stepCv_.notify_all();
+}
+
+void GenerationController::stepOnce() {
+    {
+        std::lock_guard lock(pendingMutex_);
+        ++stepCredits_;
+    }
+    stepCv_.notify_all();
+}
+
 void GenerationController::start(const GenerationRequest& request) {
     request_ = request;
     request_.branchFromToken = -1;
@@ -71,6 +88,7 @@ void GenerationController::post(const GenerationRequest& request) {
 
 void GenerationController::stop() {
     host_->cancel(QStringLiteral("generate"));
+    stepCv_.notify_all();
     // A queued (not yet started) generation is simply dropped: finish the UI state here.
     if (host_->runningTag() != QStringLiteral("generate")) setRunning(false);
 }
@@ -160,6 +178,8 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             }
         }
         const int firstIndex = static_cast<int>(generated.size());
+        // A branch keeps the original's total length, so the two transcripts line up side by side.
+        opt.max_new_tokens = std::max(1, req.maxTokens - firstIndex);
         std::vector<TokenRouting> promptRouting;
         for (int r = 0; r < nPrompt - 1 + firstIndex && r < collector.positions(); ++r) promptRouting.push_back(collector.at(r));
         QStringList shownPieces = promptPieces;
@@ -188,11 +208,15 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             host_->deliver(self, [this, ev, gen] {
                 if (gen == generation_) emit tokenGenerated(ev);
             });
-            // Live interventions: the newest set the UI posted shapes the next forward pass, which
-            // picks token ev.index + 1.
+            // Step mode: wait here (engine thread) for the user; the wait wakes up regularly to see Stop.
             std::optional<Interventions> next;
             {
-                std::lock_guard lock(pendingMutex_);
+                std::unique_lock lock(pendingMutex_);
+                while (stepping_ && stepCredits_ == 0 && !cancelled.load())
+                    stepCv_.wait_for(lock, std::chrono::milliseconds(50));
+                if (stepCredits_ > 0) --stepCredits_;
+                // Live interventions: the newest set the UI posted shapes the next forward pass, which
+                // picks token ev.index + 1.
                 next.swap(pending_);
             }
             if (next && !(*next == s.interventions())) {

@@ -10,6 +10,7 @@
 #include <QObject>
 #include <QStringList>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 
@@ -56,6 +57,11 @@ public:
     void branch(int fromToken, const Interventions& interventions);
     void stop();
     bool isRunning() const { return running_; }
+    // Step mode: after each token the engine waits for stepOnce() (or for step mode to end, or Stop).
+    // Lets the user inspect one token's routing at a time and change experts at an exact token.
+    void setStepping(bool on);
+    bool isStepping() const { return stepping_; }
+    void stepOnce();
     // Thread-safe: the newest set is applied before the next forward pass.
     void setLiveInterventions(const Interventions& iv);
     const GenerationRequest& lastRequest() const { return request_; }
@@ -86,6 +92,9 @@ private:
     // Live interventions: written by the UI thread, read by the engine thread between tokens.
     std::mutex pendingMutex_;
     std::optional<Interventions> pending_;
+    std::condition_variable stepCv_;  // guarded by pendingMutex_
+    bool stepping_ = false;
+    int stepCredits_ = 0;
 };
 
 }  // namespace moescope::gui
