@@ -5,6 +5,7 @@
 #include <QPointer>
 #include <filesystem>
 
+#include "app/gui/chat_prompt.h"
 #include "app/gui/engine_host.h"
 #include "app/gui/engine_state.h"
 #include "engine/model/config.h"
@@ -142,13 +143,15 @@ void ModelController::load(const LoadRequest& request) {
         state->tokenizer = std::move(tok);
         const ModelSummary s = state->model->summary();
         const bool hasTok = state->tokenizer.has_value();
+        const QString format = hasTok ? chatFormatName(detectChatFormat(state->tokenizer->chat_template())) : QString();
         progress(1.0, tr("done"));
-        host_->deliver(self, [this, s, hasTok, gen] {
+        host_->deliver(self, [this, s, hasTok, format, gen] {
             if (gen != loadGeneration_) return;
             loading_ = false;
             loaded_ = true;
             summary_ = s;
             hasTokenizer_ = hasTok;
+            chatFormat_ = format;
             emit loaded(s);
         });
     });

@@ -41,6 +41,7 @@ public:
     const ModelSummary& summary() const { return summary_; }
     const LoadRequest& lastRequest() const { return request_; }
     bool hasTokenizer() const { return hasTokenizer_; }
+    QString chatFormat() const { return chatFormat_; }  // chat format recognised from the tokenizer config
     QString modelName() const;
 
 signals:
@@ -60,6 +61,7 @@ private:
     bool loaded_ = false;
     bool loading_ = false;
     bool hasTokenizer_ = false;
+    QString chatFormat_;
     quint64 loadGeneration_ = 0;  // drops results of superseded loads
 };
 

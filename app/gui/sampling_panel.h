@@ -1,0 +1,45 @@
+#pragma once
+// SamplingPanel: the right-hand sidebar of decoding settings (temperature, top-k, top-p, min-p,
+// repetition penalty, seed, max tokens), each with a tooltip. setModelDefaults() applies the model's
+// generation_config.json; "Reset to model defaults" returns to them.
+#include <QWidget>
+
+#include "engine/model/config.h"
+#include "engine/sampling.h"
+
+class QCheckBox;
+class QDoubleSpinBox;
+class QSpinBox;
+class QLabel;
+
+namespace moescope::gui {
+
+class SamplingPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit SamplingPanel(QWidget* parent = nullptr);
+
+    SamplingParams params() const;
+    int maxTokens() const;
+    void setModelDefaults(const GenerationDefaults& d);
+    const GenerationDefaults& modelDefaults() const { return defaults_; }
+
+public slots:
+    void resetToModelDefaults();
+
+signals:
+    void changed();
+
+private:
+    GenerationDefaults defaults_;
+    QDoubleSpinBox* temperature_;
+    QSpinBox* topK_;
+    QDoubleSpinBox* topP_;
+    QDoubleSpinBox* minP_;
+    QDoubleSpinBox* repeat_;
+    QSpinBox* seed_;
+    QSpinBox* maxTokens_;
+    QLabel* source_;
+};
+
+}  // namespace moescope::gui
