@@ -1,141 +1,34 @@
-// Preset JSON (de)serialisation with errors that name the file and the offending entry.
+// Preset files (via engine/presets.h) and the change markers shown in transcripts.
 #include "app/gui/expert_preset.h"
 
-#include <QFile>
-#include <QJsonArray>
-#include <QJsonDocument>
-#include <QJsonObject>
-#include <QSaveFile>
+#include "engine/presets.h"
+
 #include <map>
 #include <set>
 #include <tuple>
 
 namespace moescope::gui {
-namespace {
 
-Error presetError(const QString& source, const QString& what) {
-    return Error((source + QStringLiteral(": ") + what).toStdString());
-}
-
-bool isInt(const QJsonValue& v) { return v.isDouble() && v.toDouble() == static_cast<double>(v.toInt()); }
-
-// Reads key as an array of integer/number tuples of length n; the last element may be a float when
-// lastIsFloat. Throws Error naming the entry.
-std::vector<std::vector<double>> tuples(const QJsonObject& o, const char* key, int n, bool lastIsFloat,
-                                        const char* shape, const QString& source) {
-    std::vector<std::vector<double>> out;
-    const QJsonValue v = o.value(QLatin1String(key));
-    if (v.isUndefined() || v.isNull()) return out;
-    if (!v.isArray()) throw presetError(source, QStringLiteral("'%1' must be an array").arg(key));
-    const QJsonArray a = v.toArray();
-    for (int i = 0; i < a.size(); ++i) {
-        const QJsonArray t = a.at(i).toArray();
-        bool ok = a.at(i).isArray() && t.size() == n;
-        for (int j = 0; ok && j < n; ++j) {
-            const bool floatOk = lastIsFloat && j == n - 1 && t.at(j).isDouble();
-            ok = isInt(t.at(j)) || floatOk;
-            if (ok && !floatOk && t.at(j).toInt() < 0) ok = false;
-        }
-        if (!ok) {
-            throw presetError(source,
-                              QStringLiteral("'%1'[%2]: expected %3").arg(key).arg(i).arg(QLatin1String(shape)));
-        }
-        std::vector<double> row;
-        for (int j = 0; j < n; ++j) row.push_back(t.at(j).toDouble());
-        out.push_back(std::move(row));
-    }
-    return out;
-}
-
-}  // namespace
-
+// One preset format for the app and the CLI: the engine's parser (engine/presets.h) does the work.
 Result<ExpertPreset> parsePreset(const QByteArray& json, const QString& source) {
-    return try_result([&]() -> ExpertPreset {
-        QJsonParseError err{};
-        const QJsonDocument doc = QJsonDocument::fromJson(json, &err);
-        if (err.error != QJsonParseError::NoError)
-            throw presetError(source, QStringLiteral("invalid JSON at offset %1: %2").arg(err.offset).arg(err.errorString()));
-        if (!doc.isObject()) throw presetError(source, QStringLiteral("expected a JSON object"));
-        const QJsonObject o = doc.object();
-        ExpertPreset p;
-        p.name = o.value("name").toString();
-        Interventions& iv = p.interventions;
-        for (const auto& t : tuples(o, "disable", 2, false, "[layer, expert] (non-negative integers)", source))
-            iv.disable.push_back({static_cast<int>(t[0]), static_cast<int>(t[1])});
-        for (const auto& t : tuples(o, "force", 2, false, "[layer, expert] (non-negative integers)", source))
-            iv.force.push_back({static_cast<int>(t[0]), static_cast<int>(t[1])});
-        for (const auto& t : tuples(o, "bias", 3, true, "[layer, expert, bias]", source))
-            iv.bias.push_back({static_cast<int>(t[0]), static_cast<int>(t[1]), static_cast<float>(t[2])});
-        for (const auto& t : tuples(o, "top_k_per_layer", 2, false, "[layer, k] (non-negative integers)", source)) {
-            if (t[1] < 1) throw presetError(source, QStringLiteral("'top_k_per_layer': k must be >= 1"));
-            iv.top_k_per_layer.push_back({static_cast<int>(t[0]), static_cast<int>(t[1])});
-        }
-        const QJsonValue k = o.value("top_k");
-        if (!k.isUndefined() && !k.isNull()) {
-            if (!isInt(k) || k.toInt() < 1) throw presetError(source, QStringLiteral("'top_k' must be an integer >= 1 or null"));
-            iv.top_k = k.toInt();
-        }
-        const QJsonValue tp = o.value("top_p");
-        if (!tp.isUndefined() && !tp.isNull()) {
-            if (!tp.isDouble() || tp.toDouble() <= 0.0 || tp.toDouble() > 1.0)
-                throw presetError(source, QStringLiteral("'top_p' must be a number in (0, 1]"));
-            iv.top_p = static_cast<float>(tp.toDouble());
-        }
-        const QJsonValue mk = o.value("top_p_max_k");
-        if (!mk.isUndefined() && !mk.isNull()) {
-            if (!isInt(mk) || mk.toInt() < 0) throw presetError(source, QStringLiteral("'top_p_max_k' must be an integer >= 0"));
-            iv.top_p_max_k = mk.toInt();
-        }
-        // The engine forbids an expert both disabled and forced in one layer: say so here, by name.
-        std::set<std::pair<int, int>> off;
-        for (const ExpertRef& r : iv.disable) off.insert({r.layer, r.expert});
-        for (const ExpertRef& r : iv.force)
-            if (off.count({r.layer, r.expert}))
-                throw presetError(source, QStringLiteral("layer %1 expert %2 is both disabled and forced").arg(r.layer).arg(r.expert));
-        return p;
-    });
+    auto p = parse_preset(json.toStdString(), source.toStdString());
+    if (!p) return p.error();
+    return ExpertPreset{QString::fromStdString(p->name), p->interventions};
 }
 
 QByteArray presetToJson(const ExpertPreset& preset) {
-    const Interventions& iv = preset.interventions;
-    QJsonObject o;
-    o["name"] = preset.name;
-    auto pairs = [](const std::vector<ExpertRef>& v) {
-        QJsonArray a;
-        for (const ExpertRef& r : v) a.append(QJsonArray{r.layer, r.expert});
-        return a;
-    };
-    o["disable"] = pairs(iv.disable);
-    o["force"] = pairs(iv.force);
-    QJsonArray bias;
-    for (const ExpertBias& b : iv.bias) bias.append(QJsonArray{b.layer, b.expert, static_cast<double>(b.bias)});
-    o["bias"] = bias;
-    o["top_k"] = iv.top_k ? QJsonValue(*iv.top_k) : QJsonValue(QJsonValue::Null);
-    if (!iv.top_k_per_layer.empty()) {
-        QJsonArray t;
-        for (const LayerTopK& l : iv.top_k_per_layer) t.append(QJsonArray{l.layer, l.k});
-        o["top_k_per_layer"] = t;
-    }
-    if (iv.top_p) {
-        o["top_p"] = static_cast<double>(*iv.top_p);
-        o["top_p_max_k"] = iv.top_p_max_k;
-    }
-    return QJsonDocument(o).toJson(QJsonDocument::Indented);
+    return QByteArray::fromStdString(preset_to_json(Preset{preset.name.toStdString(), preset.interventions}));
 }
 
 Result<ExpertPreset> loadPresetFile(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return presetError(path, QStringLiteral("cannot open: %1").arg(f.errorString()));
-    if (f.size() > 64 * 1024 * 1024) return presetError(path, QStringLiteral("file is larger than 64 MiB"));
-    return parsePreset(f.readAll(), path);
+    auto p = load_preset_file(path.toStdString());
+    if (!p) return p.error();
+    return ExpertPreset{QString::fromStdString(p->name), p->interventions};
 }
 
 QString savePresetFile(const QString& path, const ExpertPreset& preset) {
-    QSaveFile f(path);  // atomic replace: a failed save never leaves half a preset behind
-    if (!f.open(QIODevice::WriteOnly)) return path + QStringLiteral(": cannot write: ") + f.errorString();
-    f.write(presetToJson(preset));
-    if (!f.commit()) return path + QStringLiteral(": cannot write: ") + f.errorString();
-    return {};
+    auto r = save_preset_file(path.toStdString(), Preset{preset.name.toStdString(), preset.interventions});
+    return r ? QString() : QString::fromStdString(r.message());
 }
 
 QStringList describeChange(const Interventions& before, const Interventions& after) {

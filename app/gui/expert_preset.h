@@ -1,9 +1,11 @@
 #pragma once
-// Intervention presets as JSON files, and the human-readable change markers shown in transcripts.
-// Format (shared with the CLI's --preset):
+// Intervention presets as JSON files (Qt wrappers over engine/presets.h, so the app and the CLI's
+// --preset read exactly the same files), and the human-readable change markers shown in transcripts.
+// Format:
 //   {"name": "...", "disable": [[L,E],...], "force": [[L,E],...], "bias": [[L,E,b],...],
 //    "top_k": 4 | null, "top_k_per_layer": [[L,k],...], "top_p": 0.9, "top_p_max_k": 8}
-// Every key except "name" is optional. L is the HF layer index, E the checkpoint expert index.
+// Every key except "name" is optional; unknown keys are errors. L is the HF layer index, E the
+// checkpoint expert index.
 #include <QString>
 #include <QStringList>
 

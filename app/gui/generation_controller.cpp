@@ -11,6 +11,7 @@
 #include "app/gui/expert_preset.h"
 #include "app/gui/routing_collector.h"
 #include "engine/generate.h"
+#include "engine/tokenizer/chat_template.h"
 
 namespace moescope::gui {
 
@@ -114,11 +115,17 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             if (st.lastPrompt.empty()) return fail(tr("There is no finished generation to branch from."));
             prompt = st.lastPrompt;
         } else if (st.tokenizer) {
-            const QString text = req.chat ? buildChatText(detectChatFormat(st.tokenizer->chat_template()), req.systemPrompt,
-                                                          req.prompt, QString::fromStdString(st.tokenizer->bos_token()))
-                                          : req.prompt;
-            // Chat text carries its own BOS where the format has one; raw text gets the tokenizer's own.
-            prompt = st.tokenizer->encode(text.toStdString(), /*add_special=*/!req.chat);
+            std::string text = req.prompt.toStdString();
+            if (req.chat) {
+                // The model's own Jinja chat template (transformers' apply_chat_template semantics).
+                std::vector<ChatMessage> messages;
+                if (!req.systemPrompt.trimmed().isEmpty()) messages.push_back({"system", req.systemPrompt.toStdString()});
+                messages.push_back({"user", req.prompt.toStdString()});
+                auto rendered = render_chat(*st.tokenizer, messages, /*add_generation_prompt=*/true);
+                if (!rendered) return fail(QString::fromStdString(rendered.message()));
+                text = rendered.value();
+            }
+            prompt = st.tokenizer->encode(text, /*add_special=*/!req.chat);
             if (prompt.empty()) return fail(tr("The prompt is empty."));
         } else {
             auto ids = parseTokenIds(req.prompt, sum.vocab_size);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "app/gui/main_window.h"
+#include "app/gui/screenshot_tour.h"
 #include "moescope/build_info.h"
 
 static bool displayAvailable() {
@@ -31,10 +32,20 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument("model", "Model folder (Hugging Face layout) or 'demo'", "[model]");
+    QCommandLineOption shots("screenshots", "Save a PNG of each main state into DIR and exit (tools/screenshots.sh).", "DIR");
+    parser.addOption(shots);
     parser.process(app);
 
     moescope::gui::MainWindow window;
-    if (!parser.positionalArguments().isEmpty()) window.setModelPath(parser.positionalArguments().first());
+    const QString model = parser.positionalArguments().value(0);
+    if (parser.isSet(shots)) {
+        auto* tour = new moescope::gui::ScreenshotTour(&window, parser.value(shots), model.isEmpty() ? "demo" : model, &window);
+        QObject::connect(tour, &moescope::gui::ScreenshotTour::done, &app, [](int code) { QCoreApplication::exit(code); });
+        window.resize(1400, 900);
+        tour->start();
+        return app.exec();
+    }
+    if (!model.isEmpty()) window.setModelPath(model);
     window.show();
     return app.exec();
 }

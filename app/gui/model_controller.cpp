@@ -5,7 +5,6 @@
 #include <QPointer>
 #include <filesystem>
 
-#include "app/gui/chat_prompt.h"
 #include "app/gui/engine_host.h"
 #include "app/gui/engine_state.h"
 #include "engine/model/config.h"
@@ -143,7 +142,9 @@ void ModelController::load(const LoadRequest& request) {
         state->tokenizer = std::move(tok);
         const ModelSummary s = state->model->summary();
         const bool hasTok = state->tokenizer.has_value();
-        const QString format = hasTok ? chatFormatName(detectChatFormat(state->tokenizer->chat_template())) : QString();
+        const QString format = !hasTok ? QString()
+                               : state->tokenizer->chat_template().empty() ? tr("none (plain role: text lines)")
+                                                                          : tr("the model's chat_template");
         progress(1.0, tr("done"));
         host_->deliver(self, [this, s, hasTok, format, gen] {
             if (gen != loadGeneration_) return;

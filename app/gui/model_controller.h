@@ -41,7 +41,7 @@ public:
     const ModelSummary& summary() const { return summary_; }
     const LoadRequest& lastRequest() const { return request_; }
     bool hasTokenizer() const { return hasTokenizer_; }
-    QString chatFormat() const { return chatFormat_; }  // chat format recognised from the tokenizer config
+    QString chatFormat() const { return chatFormat_; }  // which chat template chat mode uses
     QString modelName() const;
 
 signals:
