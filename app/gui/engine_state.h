@@ -9,6 +9,7 @@
 #include "engine/model/model.h"
 #include "engine/session.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "storage/database.h"
 
 namespace moescope::gui {
 
@@ -20,6 +21,8 @@ struct EngineState {
     std::vector<int32_t> lastPrompt;
     std::vector<int32_t> lastGenerated;
     std::vector<InterventionChange> lastTimeline;
+    // The activation database generations are recorded into (opened for writing; null = not recording).
+    std::unique_ptr<storage::Database> db;
 
     // Drops everything that refers to the model (sessions must die before their model).
     void unload() {

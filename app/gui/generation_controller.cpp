@@ -11,11 +11,30 @@
 #include "app/gui/expert_preset.h"
 #include "app/gui/routing_collector.h"
 #include "engine/generate.h"
+#include "engine/presets.h"
+#include "storage/recorder.h"
+#include <filesystem>
 #include "engine/tokenizer/chat_template.h"
 
 namespace moescope::gui {
 
 namespace {
+std::string samplingJson(const GenerationRequest& r) {
+    const SamplingParams& p = r.sampling;
+    return QStringLiteral(R"({"greedy": %1, "temperature": %2, "top_k": %3, "top_p": %4, "min_p": %5, )"
+                          R"("repeat_penalty": %6, "seed": %7, "max_new_tokens": %8, "chat": %9})")
+        .arg(p.greedy ? "true" : "false")
+        .arg(p.temperature)
+        .arg(p.top_k)
+        .arg(p.top_p)
+        .arg(p.min_p)
+        .arg(p.repeat_penalty)
+        .arg(p.seed)
+        .arg(r.maxTokens)
+        .arg(r.chat ? "true" : "false")
+        .toStdString();
+}
+
 QString pieceOf(const std::optional<Tokenizer>& tok, int32_t id) {
     if (!tok) return QStringLiteral("⟨%1⟩").arg(id);
     try {
@@ -136,9 +155,48 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
         QStringList promptPieces;
         for (int32_t id : prompt) promptPieces << pieceOf(st.tokenizer, id);
 
+        // ---- recording into the activation database (when one is open) ----
+        std::unique_ptr<storage::Recorder> recorder;
+        int64_t runId = -1;
+        const QString title = isBranch ? tr("branch at token %1").arg(req.branchFromToken) : req.prompt.left(48).simplified();
+        if (st.db) {
+            try {
+                storage::ModelInfo mi;
+                mi.name = std::filesystem::path(sum.path).filename().string();
+                mi.architecture = sum.architecture;
+                mi.path = sum.path;
+                mi.n_layers = sum.n_layers;
+                mi.n_experts = sum.n_experts;
+                mi.top_k = sum.top_k;
+                mi.moe_layers = sum.moe_layers;
+                storage::RunInfo ri;
+                ri.model_id = st.db->find_or_add_model(mi);
+                ri.kind = storage::RunKind::Generation;
+                ri.label = title.toStdString();
+                ri.sampling_json = samplingJson(req);
+                ri.seed = static_cast<int64_t>(req.sampling.seed);
+                ri.n_layers = sum.n_layers;
+                ri.n_experts = sum.n_experts;
+                ri.k_max = std::min(sum.n_experts, 2 * sum.top_k);  // room for top-k overrides
+                ri.moe_layers = sum.moe_layers;
+                runId = st.db->begin_run(ri);
+                recorder = std::make_unique<storage::Recorder>(*st.db, runId);
+                recorder->begin_sequence();
+            } catch (const std::exception& e) {
+                recorder.reset();
+                runId = -1;
+                const QString msg = tr("This run is not recorded: %1").arg(QString::fromUtf8(e.what()));
+                host_->deliver(self, [this, msg, gen] {
+                    if (gen == generation_) emit warning(msg);
+                });
+            }
+        }
+
         // ---- session ----
         Session s(model);
-        RoutingCollector collector(sum.moe_layers);
+        RoutingCollector collector(sum.moe_layers, recorder.get());
+        if (recorder)
+            for (int i = 0; i < nPrompt; ++i) recorder->set_token_text(i, promptPieces[i].toStdString());
         s.set_observer(&collector);
         std::vector<InterventionMarker> markers;
         std::vector<int32_t> generated;
@@ -177,6 +235,7 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
                     } else {
                         applyTimelineAt(j);
                     }
+                    if (recorder) recorder->set_token_text(nPrompt + j, pieceOf(st.tokenizer, st.lastGenerated[static_cast<size_t>(j)]).toStdString());
                     s.step(st.lastGenerated[static_cast<size_t>(j)]);
                     generated.push_back(st.lastGenerated[static_cast<size_t>(j)]);
                     if (decoder) (void)decoder->push(st.lastGenerated[static_cast<size_t>(j)]);
@@ -212,6 +271,7 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             ev.tokensPerSecond = secs > 0 ? (g.index + 1) / secs : 0.0;
             generated.push_back(g.id);
             pieces << ev.piece;
+            if (recorder) recorder->set_token_text(ev.row, ev.piece.toStdString());
             host_->deliver(self, [this, ev, gen] {
                 if (gen == generation_) emit tokenGenerated(ev);
             });
@@ -249,7 +309,21 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
 
         // ---- the run as the views see it ----
         auto run = std::make_shared<RunData>();
-        run->title = isBranch ? tr("branch at token %1").arg(req.branchFromToken) : req.prompt.left(48).simplified();
+        run->title = title;
+        if (recorder) {
+            for (const InterventionChange& c : s.timeline())
+                st.db->add_intervention_change(runId, c.step, preset_to_json(Preset{std::string(), c.interventions}));
+            const std::string err = recorder->finish(cancelled ? storage::RunStatus::Interrupted : storage::RunStatus::Complete,
+                                                     cancelled ? "stopped by the user" : "");
+            run->runId = runId;
+            run->dbPath = QString::fromStdString(st.db->path());
+            if (!err.empty()) {
+                const QString msg = tr("Recording failed: %1").arg(QString::fromStdString(err));
+                host_->deliver(self, [this, msg, gen] {
+                    if (gen == generation_) emit warning(msg);
+                });
+            }
+        }
         run->modelName = QString::fromStdString(sum.path);
         run->promptTokens = nPrompt;
         run->tokenText = promptPieces;

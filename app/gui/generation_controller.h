@@ -73,6 +73,7 @@ signals:
     void tokenGenerated(const moescope::gui::TokenEvent& token);
     void interventionMarker(int fromToken, const QString& text);
     void interventionRejected(const QString& message);
+    void warning(const QString& message);  // e.g. the run could not be recorded; generation goes on
     void finished(bool isBranch, const moescope::gui::RunDataPtr& run, const QString& stopReason);
     void failed(const QString& message);
     void runningChanged(bool running);

@@ -37,6 +37,8 @@
 #include "app/gui/model_controller.h"
 #include "app/gui/model_picker.h"
 #include "app/gui/run_context.h"
+#include "app/gui/run_store.h"
+#include "app/gui/runs_panel.h"
 #include "app/gui/sampling_panel.h"
 #include "app/gui/transcript_view.h"
 
@@ -77,16 +79,27 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     sampling_ = new SamplingPanel(samplingDock);
     samplingDock->setWidget(sampling_);
     addDockWidget(Qt::RightDockWidgetArea, samplingDock);
+    auto* runsDock = new QDockWidget(tr("Runs"), this);
+    runsDock->setObjectName("runsDock");
+    runs_ = new RunsPanel(host_, state_, runsDock);
+    runsDock->setWidget(runs_);
+    addDockWidget(Qt::RightDockWidgetArea, runsDock);
+    tabifyDockWidget(samplingDock, runsDock);
+    samplingDock->raise();
 
     buildMenus();
     auto* view = menuBar()->addMenu(tr("&View"));
     view->addAction(gridDock->toggleViewAction());
     view->addAction(samplingDock->toggleViewAction());
+    view->addAction(runsDock->toggleViewAction());
     auto* help = menuBar()->addMenu(tr("&Help"));
     about_ = help->addAction(tr("&About moescope"), this, &MainWindow::showAbout);
     about_->setObjectName("actionAbout");
     buildStatusBar();
     wire();
+
+    // Every generation is recorded into the per-user database unless another one is opened.
+    runs_->openDatabase(defaultDatabasePath());
 
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
@@ -102,6 +115,18 @@ void MainWindow::buildMenus() {
     openModel_->setObjectName("actionOpenModel");
     recentMenu_ = file->addMenu(tr("Recent &Models"));
     rebuildRecentMenu();
+    file->addSeparator();
+    auto* newDb = file->addAction(tr("&New Database…"), this, [this] {
+        const QString p = QFileDialog::getSaveFileName(this, tr("New activation database"), QStringLiteral("activations.moescope.db"),
+                                                       tr("moescope databases (*.db)"));
+        if (!p.isEmpty()) runs_->openDatabase(p);
+    });
+    newDb->setObjectName("actionNewDatabase");
+    auto* openDb = file->addAction(tr("Open &Database…"), this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open activation database"), {}, tr("moescope databases (*.db);;All files (*)"));
+        if (!p.isEmpty()) runs_->openDatabase(p);
+    });
+    openDb->setObjectName("actionOpenDatabase");
     file->addSeparator();
     auto* loadPreset = file->addAction(tr("Load Expert &Preset…"), gridPanel_, &ExpertGridPanel::chooseAndLoadPreset);
     loadPreset->setObjectName("actionLoadPreset");
@@ -200,6 +225,7 @@ void MainWindow::wire() {
                 }
                 generatePanel_->transcript()->addNote(reason);
                 runContext_->setRun(run);
+                runs_->refresh();
                 statusBar()->showMessage(tr("Generation finished: %1").arg(reason), 5000);
                 updateMemoryGauge();
             });
@@ -207,6 +233,15 @@ void MainWindow::wire() {
         branchAt_ = index;
         generation_->branch(index, gridModel_->interventions());
     });
+
+    connect(generation_, &GenerationController::warning, this, [this](const QString& m) { statusBar()->showMessage(m, 10000); });
+
+    // ---- runs ----
+    connect(runs_, &RunsPanel::databaseFailed, this,
+            [this](const QString& m) { statusBar()->showMessage(tr("Not recording: %1").arg(m), 10000); });
+    connect(runs_, &RunsPanel::failed, this, [this](const QString& m) { showError(tr("Runs"), m); });
+    connect(runs_, &RunsPanel::runOpened, this, &MainWindow::replayRun);
+    connect(runs_, &RunsPanel::exported, this, [this](const QString& p) { statusBar()->showMessage(tr("Exported %1").arg(p), 5000); });
 
     // ---- grid <-> engine and selection ----
     connect(gridModel_, &ExpertGridModel::interventionsChanged, this,
@@ -290,6 +325,37 @@ void MainWindow::onToken(const TokenEvent& ev) {
 
 void MainWindow::showRouting(int row) {
     if (row >= 0 && row < static_cast<int>(liveRouting_.size())) gridModel_->setCurrentToken(liveRouting_[static_cast<size_t>(row)]);
+}
+
+void MainWindow::replayRun(const RunDataPtr& run) {
+    // Replay: the recorded transcript with its markers, and every row's routing for the grid.
+    TranscriptView* t = generatePanel_->transcript();
+    t->setPrompt(run->tokenText.mid(0, run->promptTokens), run->promptTokens);
+    size_t marker = 0;
+    for (int r = run->promptTokens; r < run->tokenCount(); ++r) {
+        while (marker < run->timeline.size() && run->timeline[marker].fromToken + 1 == r) t->addMarker(run->timeline[marker++].text);
+        t->appendToken(r, run->tokenText[r]);
+    }
+    t->addNote(tr("replayed run %1").arg(run->runId));
+    const RoutingArrays& a = run->routing;
+    liveRouting_.clear();
+    if (a.n_moe == gridModel_->layerCount()) {
+        gridModel_->resetUsage();
+        for (int64_t r = 0; r < a.n_tokens; ++r) {
+            TokenRouting tr;
+            tr.k_max = a.k_max;
+            for (int m = 0; m < a.n_moe; ++m)
+                for (int j = 0; j < a.k_max; ++j) {
+                    tr.experts.push_back(a.experts[a.slot(r, m, j)]);
+                    tr.weights.push_back(a.weights.empty() ? 0.0f : a.weights[a.slot(r, m, j)]);
+                }
+            gridModel_->addObservedToken(tr);
+            liveRouting_.push_back(std::move(tr));
+        }
+    }
+    if (stack_->currentWidget() != tabs_) stack_->setCurrentWidget(tabs_);
+    tabs_->setCurrentWidget(generatePanel_);
+    runContext_->setRun(run);
 }
 
 void MainWindow::updateMemoryGauge() {

@@ -32,6 +32,7 @@ class GenerationController;
 class ModelController;
 class ModelPicker;
 class RunContext;
+class RunsPanel;
 class SamplingPanel;
 struct EngineState;
 struct LoadRequest;
@@ -56,6 +57,7 @@ public:
     SamplingPanel* samplingPanel() const { return sampling_; }
     ModelPicker* picker() const { return picker_; }
     BranchView* branchView() const { return branchView_; }
+    RunsPanel* runsPanel() const { return runs_; }
     QTabWidget* tabs() const { return tabs_; }
     // The last error dialog shown (nullptr when none is open).
     QMessageBox* errorDialog() const;
@@ -82,6 +84,7 @@ private:
     void onLoaded(const ModelSummary& s);
     void onToken(const TokenEvent& ev);
     void showRouting(int row);
+    void replayRun(const RunDataPtr& run);
     void rebuildRecentMenu();
     void updateMemoryGauge();
 
@@ -99,6 +102,7 @@ private:
     BranchView* branchView_;
     ExpertGridPanel* gridPanel_;
     SamplingPanel* sampling_;
+    RunsPanel* runs_;
 
     QAction* openModel_ = nullptr;
     QAction* about_ = nullptr;

@@ -13,6 +13,7 @@
 #include <QPushButton>
 #include <QScrollBar>
 #include <QSettings>
+#include <QStandardPaths>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QTabWidget>
@@ -83,6 +84,7 @@ class TestAppFlow : public QObject {
 
 private slots:
     void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);  // the default activation database goes to a test location
         QSettings::setDefaultFormat(QSettings::IniFormat);
         QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
         model_ = modelForTests(&hasTokenizer_);
