@@ -89,6 +89,7 @@ void GenerationController::start(const GenerationRequest& request) {
 void GenerationController::branch(int fromToken, const Interventions& interventions) {
     GenerationRequest r = request_;
     r.branchFromToken = std::max(0, fromToken);
+    branchAt_ = r.branchFromToken;
     r.interventions = interventions;
     post(r);
 }

@@ -66,6 +66,7 @@ public:
     void setLiveInterventions(const Interventions& iv);
     const GenerationRequest& lastRequest() const { return request_; }
     RunDataPtr lastRun() const { return lastRun_; }
+    int lastBranchAt() const { return branchAt_; }  // the token the latest branch() diverges at
 
 signals:
     void started(bool isBranch, int promptTokens, const QStringList& promptPieces,
@@ -89,6 +90,7 @@ private:
     GenerationRequest request_;
     RunDataPtr lastRun_;
     bool running_ = false;
+    int branchAt_ = -1;
     quint64 generation_ = 0;
     // Live interventions: written by the UI thread, read by the engine thread between tokens.
     std::mutex pendingMutex_;

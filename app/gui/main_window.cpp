@@ -218,7 +218,7 @@ void MainWindow::wire() {
             [this](bool isBranch, const RunDataPtr& run, const QString& reason) {
                 if (isBranch) {
                     const RunDataPtr original = generation_->lastRun();
-                    branchView_->setRuns(original, run, branchAt_, gridPanel_->summaryText());
+                    branchView_->setRuns(original, run, generation_->lastBranchAt(), gridPanel_->summaryText());
                     tabs_->setCurrentWidget(branchView_);
                     statusBar()->showMessage(tr("Branch finished (%1)").arg(reason), 5000);
                     return;
@@ -230,7 +230,6 @@ void MainWindow::wire() {
                 updateMemoryGauge();
             });
     connect(generatePanel_->transcript(), &TranscriptView::branchRequested, this, [this](int index) {
-        branchAt_ = index;
         generation_->branch(index, gridModel_->interventions());
     });
 

@@ -114,7 +114,6 @@ private:
     QLabel* device_;
     QString modelPath_;
     std::vector<TokenRouting> liveRouting_;  // [row] routing at that position (live run)
-    int branchAt_ = -1;
 };
 
 }  // namespace moescope::gui
