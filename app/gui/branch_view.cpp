@@ -49,6 +49,8 @@ void BranchView::setRuns(const RunDataPtr& a, const RunDataPtr& b, int branchAt,
         if (r < a->tokenCount()) left_->appendToken(r, x, differ);
         if (r < b->tokenCount()) right_->appendToken(r, y, differ);
     }
+    left_->flush();
+    right_->flush();
     leftTitle_->setText(tr("Original — %1").arg(a->title));
     rightTitle_->setText(tr("Branch at token %1 — %2").arg(branchAt).arg(ivText.isEmpty() ? tr("no interventions") : ivText));
     summary_->setText(tr("Same prefix for %1 generated tokens; %2 positions differ (highlighted).").arg(common_).arg(differing_));

@@ -224,6 +224,7 @@ void MainWindow::wire() {
                     return;
                 }
                 generatePanel_->transcript()->addNote(reason);
+                generatePanel_->transcript()->flush();
                 runContext_->setRun(run);
                 runs_->refresh();
                 statusBar()->showMessage(tr("Generation finished: %1").arg(reason), 5000);
@@ -319,7 +320,11 @@ void MainWindow::onToken(const TokenEvent& ev) {
         gridModel_->addObservedToken(ev.routing);
         gridModel_->setCurrentToken(ev.routing);
     }
-    speed_->setText(tr("%1 tok/s").arg(ev.tokensPerSecond, 0, 'f', 1));
+    // The label re-lays out the status bar: a few updates a second are plenty.
+    if (!speedClock_.isValid() || speedClock_.elapsed() > 250 || ev.index == 0) {
+        speed_->setText(tr("%1 tok/s").arg(ev.tokensPerSecond, 0, 'f', 1));
+        speedClock_.restart();
+    }
 }
 
 void MainWindow::showRouting(int row) {
@@ -336,6 +341,7 @@ void MainWindow::replayRun(const RunDataPtr& run) {
         t->appendToken(r, run->tokenText[r]);
     }
     t->addNote(tr("replayed run %1").arg(run->runId));
+    t->flush();
     const RoutingArrays& a = run->routing;
     liveRouting_.clear();
     if (a.n_moe == gridModel_->layerCount()) {

@@ -3,6 +3,7 @@
 // wires the views together: start page (ModelPicker) -> Generate / Branches tabs in the centre, the
 // live expert grid docked at the bottom, sampling on the right, load progress and tokens/s in the
 // status bar. Views never talk to each other directly: selections go through the RunContext.
+#include <QElapsedTimer>
 #include <QMainWindow>
 #include <memory>
 #include <vector>
@@ -113,6 +114,7 @@ private:
     QLabel* speed_;
     QLabel* device_;
     QString modelPath_;
+    QElapsedTimer speedClock_;
     std::vector<TokenRouting> liveRouting_;  // [row] routing at that position (live run)
 };
 

@@ -81,10 +81,14 @@ void renameRun(storage::Database& db, int64_t runId, const std::string& label) {
 void deleteRun(storage::Database& db, int64_t runId) {
     (void)db.run(runId);
     storage::WriteTxn txn(db.db());
-    // Per-token tables first (keyed by token id), then the run's own rows.
+    // Per-token tables first (rowid = token * 1024 + layer: a rowid range over the run's tokens, then
+    // membership, so SQLite walks the primary key instead of the whole table), then the run's own rows.
     for (const char* table : {"routing", "router_logits", "expert_activation", "layer_stat"}) {
-        storage::Stmt s = db.db().prepare(std::string("DELETE FROM ") + table +
-                                          " WHERE token IN (SELECT id FROM token WHERE run_id=?)");
+        storage::Stmt s = db.db().prepare(
+            std::string("DELETE FROM ") + table +
+            " WHERE id >= (SELECT IFNULL(MIN(id), 0) FROM token WHERE run_id=?1) * 1024"
+            " AND id < (SELECT IFNULL(MAX(id), -1) + 1 FROM token WHERE run_id=?1) * 1024"
+            " AND (id >> 10) IN (SELECT id FROM token WHERE run_id=?1)");
         s.bind(1, runId);
         s.run();
     }

@@ -8,6 +8,7 @@
 #include <QTextBlock>
 #include <QTextCursor>
 #include <QTextDocument>
+#include <QTimer>
 
 namespace moescope::gui {
 
@@ -22,6 +23,7 @@ TranscriptView::TranscriptView(QWidget* parent) : QTextBrowser(parent) {
 }
 
 void TranscriptView::clearTranscript() {
+    pending_.clear();
     clear();
     pieces_.clear();
     promptTokens_ = 0;
@@ -46,52 +48,68 @@ void TranscriptView::appendToken(int row, const QString& piece, bool highlighted
 }
 
 void TranscriptView::insertPiece(int row, const QString& piece, bool prompt, bool highlighted) {
-    const bool atEnd = verticalScrollBar()->value() >= verticalScrollBar()->maximum() - 4;
+    queue({row, piece, prompt, highlighted});
+}
+
+void TranscriptView::addMarker(const QString& text) { queue({-2, text, false, false}); }
+void TranscriptView::addNote(const QString& text) { queue({-3, text, false, false}); }
+
+// Streaming appends are queued and written once per event-loop pass: all generated tokens share one
+// paragraph, and laying it out again per token would make a fast model stall the UI.
+void TranscriptView::queue(Pending p) {
+    pending_.push_back(std::move(p));
+    if (pending_.size() == 1) QTimer::singleShot(0, this, &TranscriptView::flush);
+}
+
+void TranscriptView::flush() {
+    if (pending_.empty()) return;
+    const bool follow = verticalScrollBar()->value() >= verticalScrollBar()->maximum() - 4;
     QTextCursor c(document());
     c.movePosition(QTextCursor::End);
-    if (row < 0) {
+    c.beginEditBlock();
+    for (const Pending& p : pending_) write(p, c);
+    c.endEditBlock();
+    pending_.clear();
+    if (follow) verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+}
+
+void TranscriptView::write(const Pending& p, QTextCursor& c) {
+    if (p.row == -1) {
         c.insertBlock();
         return;
     }
     QTextCharFormat f;
+    if (p.row == -2) {
+        f.setForeground(QColor(200, 90, 0));
+        f.setFontItalic(true);
+        f.setToolTip(p.text);
+        c.insertText(QStringLiteral(" ⟦%1⟧ ").arg(p.text), f);
+        return;
+    }
+    if (p.row == -3) {
+        f.setForeground(palette().color(QPalette::PlaceholderText));
+        c.insertText(QStringLiteral("  [%1]").arg(p.text), f);
+        return;
+    }
     f.setAnchor(true);
-    f.setAnchorHref(QStringLiteral("t%1").arg(row));
-    f.setToolTip(QStringLiteral("token %1%2").arg(row - promptTokens_).arg(prompt ? tr(" (prompt)") : QString()));
-    if (prompt) f.setForeground(palette().color(QPalette::PlaceholderText));
-    if (highlighted) {
+    f.setAnchorHref(QStringLiteral("t%1").arg(p.row));
+    f.setToolTip(QStringLiteral("token %1%2").arg(p.row - promptTokens_).arg(p.prompt ? tr(" (prompt)") : QString()));
+    if (p.prompt) f.setForeground(palette().color(QPalette::PlaceholderText));
+    if (p.highlighted) {
         f.setBackground(QColor(255, 200, 80, 150));
         f.setFontWeight(QFont::DemiBold);
     }
-    // Make whitespace-only and empty pieces visible enough to hover.
-    QString text = piece;
-    if (text.isEmpty()) text = QStringLiteral("∅");
-    c.insertText(text, f);
-    if (atEnd) verticalScrollBar()->setValue(verticalScrollBar()->maximum());
-}
-
-void TranscriptView::addMarker(const QString& text) {
-    QTextCursor c(document());
-    c.movePosition(QTextCursor::End);
-    QTextCharFormat f;
-    f.setForeground(QColor(200, 90, 0));
-    f.setFontItalic(true);
-    f.setToolTip(text);
-    c.insertText(QStringLiteral(" ⟦%1⟧ ").arg(text), f);
-}
-
-void TranscriptView::addNote(const QString& text) {
-    QTextCursor c(document());
-    c.movePosition(QTextCursor::End);
-    QTextCharFormat f;
-    f.setForeground(palette().color(QPalette::PlaceholderText));
-    c.insertText(QStringLiteral("  [%1]").arg(text), f);
+    // Make empty pieces visible enough to hover.
+    c.insertText(p.text.isEmpty() ? QStringLiteral("∅") : p.text, f);
 }
 
 QString TranscriptView::plainTextOfGenerated() const {
+    const_cast<TranscriptView*>(this)->flush();
     return pieces_.mid(promptTokens_).join(QString());
 }
 
 int TranscriptView::rowAt(const QPoint& p) const {
+    const_cast<TranscriptView*>(this)->flush();
     const QString href = anchorAt(p);
     if (!href.startsWith('t')) return -1;
     bool ok = false;
@@ -100,6 +118,7 @@ int TranscriptView::rowAt(const QPoint& p) const {
 }
 
 QRect TranscriptView::tokenRect(int row) const {
+    const_cast<TranscriptView*>(this)->flush();
     const QString href = QStringLiteral("t%1").arg(row);
     for (QTextBlock b = document()->begin(); b.isValid(); b = b.next())
         for (auto it = b.begin(); !it.atEnd(); ++it) {

@@ -5,6 +5,7 @@
 // (the expert grid then shows that token's experts); right-click on a generated token offers
 // "Branch here".
 #include <QTextBrowser>
+#include <vector>
 
 namespace moescope::gui {
 
@@ -30,6 +31,8 @@ public:
     // Viewport rectangle of a token's first character (for tests and tooltips).
     QRect tokenRect(int row) const;
     void setBranchingEnabled(bool on) { branching_ = on; }
+    // Writes queued text into the document now (it is otherwise written once per event-loop pass).
+    void flush();
 
 signals:
     void tokenHovered(int row);   // -1 when the pointer leaves the tokens
@@ -44,11 +47,20 @@ protected:
 
 private:
     void insertPiece(int row, const QString& piece, bool prompt, bool highlighted);
+    struct Pending {
+        int row;  // -1: paragraph break; -2: marker; -3: note
+        QString text;
+        bool prompt, highlighted;
+    };
+    void queue(Pending p);
+    void write(const Pending& p, QTextCursor& c);
+    std::vector<Pending> pending_;
 
     QStringList pieces_;
     int promptTokens_ = 0;
     int hovered_ = -1;
     bool branching_ = true;
+    bool scrollPending_ = false;
 };
 
 }  // namespace moescope::gui
