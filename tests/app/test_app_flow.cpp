@@ -50,7 +50,10 @@ bool openThroughStartPage(MainWindow& w, const QString& path) {
     auto* pathBox = w.picker()->findChild<QComboBox*>("modelPath");
     auto* load = w.picker()->findChild<QPushButton*>("loadButton");
     if (!pathBox || !load) return false;
-    pathBox->setCurrentText(path);
+    QSignalSpy inspected(w.models(), &ModelController::inspected);
+    w.picker()->setPath(path);
+    // The pre-load summary (badge, parameters, memory) arrives before loading.
+    if (!inspected.wait(30000) || !w.picker()->summaryReady() || pathBox->currentText() != path) return false;
     QSignalSpy loaded(w.models(), &ModelController::loaded);
     load->click();
     return loaded.wait(60000);
