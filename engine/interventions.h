@@ -9,6 +9,11 @@
 //  - bias (L,E,b): added to the router logit before selection (steering strength).
 //  - top_p: dynamic-k routing — the smallest set (best first) whose probability mass >= top_p,
 //    at least 1 and at most top_p_max_k experts (0 = the layer's k).
+//  - rank_only r (methods.md §0.3 P5, SCMoE weak activation): select ONLY the expert ranked r-th
+//    (1-based; rank 1 = top-1) by the selection key (softmax p; sigmoid choice score for DeepSeek-V3),
+//    with weight 1, as SCMoE's modeling_mixtral.py routed_tok=[r-1]. Disabled experts are skipped in
+//    the ranking; force/top-k/top-p do not combine with it (validate_interventions rejects that).
+//    rank_only_layers limits it to those MoE layers (empty = every MoE layer).
 // Shared experts, dense layers and attention are never touched.
 #include <optional>
 #include <string>
@@ -43,9 +48,12 @@ struct Interventions {
     std::vector<LayerTopK> top_k_per_layer;   // takes precedence over top_k for that layer
     std::optional<float> top_p;               // dynamic-k routing threshold in (0, 1]
     int top_p_max_k = 0;                      // 0 = the layer's k
+    std::optional<int> rank_only;             // 1-based rank of the only expert selected (P5)
+    std::vector<int> rank_only_layers;        // layers rank_only applies to (empty = all MoE layers)
 
     bool empty() const {
-        return disable.empty() && force.empty() && bias.empty() && !top_k && top_k_per_layer.empty() && !top_p;
+        return disable.empty() && force.empty() && bias.empty() && !top_k && top_k_per_layer.empty() && !top_p &&
+               !rank_only;
     }
     bool operator==(const Interventions&) const = default;
 };

@@ -34,13 +34,15 @@ Result<Preset> parse_preset(const std::string& text, const std::string& src) {
             throw Error(src + ": malformed JSON: " + e.what());
         }
         if (!j.is_object()) throw Error(src + ": a preset must be a JSON object");
-        static const char* known[] = {"name", "disable", "force", "bias", "top_k", "top_k_per_layer", "top_p", "top_p_max_k"};
+        static const char* known[] = {"name", "disable", "force", "bias", "top_k", "top_k_per_layer", "top_p", "top_p_max_k",
+                                      "rank_only", "rank_only_layers"};
         for (auto it = j.begin(); it != j.end(); ++it) {
             bool ok = false;
             for (const char* k : known) ok |= it.key() == k;
             if (!ok)
                 throw Error(src + ": unknown key '" + it.key() +
-                            "' (known: name, disable, force, bias, top_k, top_k_per_layer, top_p, top_p_max_k)");
+                            "' (known: name, disable, force, bias, top_k, top_k_per_layer, top_p, top_p_max_k, rank_only, "
+                            "rank_only_layers)");
         }
         Preset p;
         Interventions& iv = p.interventions;
@@ -84,6 +86,14 @@ Result<Preset> parse_preset(const std::string& text, const std::string& src) {
             iv.top_p = static_cast<float>(v);
         }
         if (j.contains("top_p_max_k")) iv.top_p_max_k = as_int(j["top_p_max_k"], src + ": 'top_p_max_k'");
+        // SCMoE weak activation (rank-r routing, engine/scmoe.h)
+        if (j.contains("rank_only") && !j["rank_only"].is_null()) iv.rank_only = as_int(j["rank_only"], src + ": 'rank_only'");
+        if (j.contains("rank_only_layers")) {
+            const json& a = j["rank_only_layers"];
+            if (!a.is_array()) throw Error(src + ": 'rank_only_layers' must be an array of layer indices");
+            for (size_t i = 0; i < a.size(); ++i)
+                iv.rank_only_layers.push_back(as_int(a[i], src + ": 'rank_only_layers'[" + std::to_string(i) + "]"));
+        }
         return p;
     });
 }
@@ -106,6 +116,10 @@ std::string preset_to_json(const Preset& p) {
     if (iv.top_p) {
         j["top_p"] = *iv.top_p;
         j["top_p_max_k"] = iv.top_p_max_k;
+    }
+    if (iv.rank_only) {
+        j["rank_only"] = *iv.rank_only;
+        j["rank_only_layers"] = iv.rank_only_layers;
     }
     return j.dump(2) + "\n";
 }

@@ -34,6 +34,17 @@ Result<bool> validate_interventions(const Model& model, const Interventions& iv)
     if (iv.top_p && !(*iv.top_p > 0.0f && *iv.top_p <= 1.0f)) return Error("top-p routing threshold must be in (0, 1]");
     if (iv.top_p_max_k < 0 || iv.top_p_max_k > c.n_experts)
         return Error("top-p max k must be in [0, " + std::to_string(c.n_experts) + "]");
+    if (iv.rank_only) {
+        const int r = *iv.rank_only;
+        if (r < 1 || r > c.n_experts)
+            return Error("rank-only routing: rank " + std::to_string(r) + " is out of range [1, " +
+                         std::to_string(c.n_experts) + "]");
+        for (int l : iv.rank_only_layers)
+            if (auto e = model.check_expert(l, 0); !e.ok())
+                return Error("rank-only routing, layer " + std::to_string(l) + ": " + e.message());
+        if (!iv.force.empty() || iv.top_p || iv.top_k || !iv.top_k_per_layer.empty())
+            return Error("rank-only routing cannot be combined with force, top-k or top-p routing");
+    }
     // Forcing more experts than a layer selects cannot be honoured.
     for (int l : c.moe_layers) {
         int k = iv.top_k ? *iv.top_k : c.top_k;
@@ -93,6 +104,7 @@ Session::~Session() = default;
 Result<bool> Session::set_interventions(const Interventions& iv) {
     auto ok = validate_interventions(model_, iv);
     if (!ok.ok()) return ok;
+    if (cuda_model_ && iv.rank_only) return Error("rank-only routing is implemented on the CPU backend only");
     interventions_ = iv;
     const int at = prefilled_ ? next_step_ : -1;
     if (!timeline_.empty() && timeline_.back().step == at) timeline_.back().interventions = iv;

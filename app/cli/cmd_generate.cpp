@@ -17,6 +17,7 @@
 #include "app/cli/model_flags.h"
 #include "app/cli/record_support.h"
 #include "engine/generate.h"
+#include "engine/scmoe.h"
 #include "engine/session.h"
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -61,6 +62,69 @@ nlohmann::json routing_json(const std::vector<LayerRouting>& r) {
     return a;
 }
 
+nlohmann::json top_json(const std::vector<TokenProb>& top) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& t : top) a.push_back({{"id", t.id}, {"logprob", t.logprob}});
+    return a;
+}
+
+// --scmoe: self-contrast decoding over two CPU sessions (engine/scmoe.h). Streams text, or with --json
+// prints {text, tokens, prompt_tokens, stop_reason, scmoe, steps: [{index, id, piece, differs_from_strong,
+// strong: {logprob, top}, weak: {...}, contrast: {...}}]}.
+int run_scmoe(const Model& model, const Interventions& iv, ScmoeOptions opt, const std::vector<int32_t>& ids,
+              const Tokenizer* tok, int threads, bool as_json) {
+    std::optional<IncrementalDecoder> dec;
+    if (tok) dec.emplace(*tok);
+    if (dec) opt.detokenize = [&](int32_t id) { return dec->push(id); };
+    opt.top_alternatives = as_json ? 5 : 0;
+    std::unique_ptr<ScmoeDecoder> d;
+    try {
+        d = std::make_unique<ScmoeDecoder>(model, iv, opt, SessionOptions{threads});
+    } catch (const Error& e) {
+        throw UsageError(e.what());  // bad weak routing for this model (rank > n_experts, dense layer, ...)
+    }
+    g_interrupted.store(false);
+    auto old_handler = std::signal(SIGINT, on_sigint);
+    std::string text;
+    nlohmann::json steps = nlohmann::json::array();
+    GenerateResult res = d->run(ids, [&](const ScmoeToken& t) {
+        text += t.piece;
+        if (as_json)
+            steps.push_back({{"index", t.index}, {"id", t.id}, {"piece", t.piece},
+                             {"differs_from_strong", t.differs_from_strong},
+                             {"strong", {{"logprob", t.strong_logprob}, {"top", top_json(t.strong_top)}}},
+                             {"weak", {{"logprob", t.weak_logprob}, {"top", top_json(t.weak_top)}}},
+                             {"contrast", {{"logprob", t.contrast_logprob}, {"top", top_json(t.contrast_top)}}}});
+        else
+            std::cout << t.piece << std::flush;
+        return !g_interrupted.load();
+    });
+    std::signal(SIGINT, old_handler);
+    if (dec) {
+        const std::string rest = dec->finish();
+        text += rest;
+        if (!as_json) std::cout << rest;
+    }
+    if (!as_json) {
+        std::cout << "\n";
+        return 0;
+    }
+    const WeakRouting& w = d->options().weak;
+    nlohmann::json out;
+    out["text"] = text;
+    out["tokens"] = res.tokens;
+    out["prompt_tokens"] = ids;
+    out["stop_reason"] = g_interrupted.load() ? "interrupted" : res.stop_reason;
+    out["scmoe"] = {{"beta", opt.beta},
+                    {"alpha", opt.alpha},
+                    {"weak", (w.kind == WeakRouting::Kind::Rank ? "rank" : "top") + std::to_string(w.n)},
+                    {"layers", w.layers},
+                    {"greedy", opt.sampling.greedy}};
+    out["steps"] = std::move(steps);
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int cmd_generate(const CommandArgs& argv) {
@@ -79,7 +143,8 @@ int cmd_generate(const CommandArgs& argv) {
         .option("seed", "random seed (default 0)")
         .flag("ignore-eos", "do not stop at EOS")
         .flag("json", "print one JSON object (text, tokens, per-step routing) instead of streaming text")
-        .option("threads", "worker threads (default: all cores)");
+        .option("threads", "worker threads (default: all cores)")
+        .option("scmoe", "self-contrast decoding: beta=B,alpha=A,weak=rankR|topK[,layers=L1:L2] (CPU)");
     // Interventions use the shared flags; the expert top-k is --top-k-experts here because --top-k is
     // the sampling option.
     args.option("preset", "intervention preset JSON file (flags below add to it)")
@@ -161,6 +226,19 @@ int cmd_generate(const CommandArgs& argv) {
         if (t >= c.vocab_size)
             throw UsageError("token id " + std::to_string(t) + " is outside the model's vocabulary (0.." +
                              std::to_string(c.vocab_size - 1) + ")");
+
+    if (args.has("scmoe")) {
+        if (args.has("record")) throw UsageError("--scmoe cannot be combined with --record");
+        if (args.get_or("device", "cpu") != "cpu") throw UsageError("--scmoe runs on the CPU only (--device cpu)");
+        ScmoeOptions so;
+        so.sampling = sp;
+        so.max_new_tokens = static_cast<int>(max_new);
+        so.stop_on_eos = !args.has("ignore-eos");
+        auto parsed = parse_scmoe_spec(args.get("scmoe"), so);
+        if (!parsed.ok()) throw UsageError("--scmoe: " + parsed.message());
+        return run_scmoe(*model, iv, parsed.value(), *ids, tok ? &*tok : nullptr, static_cast<int>(threads),
+                         args.has("json"));
+    }
 
     Session session(*model, SessionOptions{static_cast<int>(threads)},
                     parse_device_flags(args, *model, static_cast<int64_t>(ids->size()) + max_new + 1));

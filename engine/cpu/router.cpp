@@ -83,6 +83,12 @@ void LayerInterventions::resolve(const ModelConfig& c, int layer, const Interven
         }
     top_p = iv.top_p ? *iv.top_p : 0.0f;
     top_p_max_k = iv.top_p_max_k > 0 ? iv.top_p_max_k : k;
+    rank_only = 0;
+    if (iv.rank_only) {
+        bool here = iv.rank_only_layers.empty();
+        for (int l : iv.rank_only_layers) here |= (l == layer);
+        if (here) rank_only = *iv.rank_only;
+    }
 }
 
 void route_token(const ModelConfig& c, const float* z, const float* corr_bias, const LayerInterventions& li,
@@ -157,6 +163,18 @@ void route_token(const ModelConfig& c, const float* z, const float* corr_bias, c
             if (!s.keep[e / per] && !li.disabled[e]) s.choice[e] = 0.0f;
     }
 
+    if (li.rank_only > 0) {
+        // SCMoE rank-r weak activation (methods.md §2.4): rank by the selection key, keep only the
+        // r-th, weight 1 (no renormalisation or scaling: the reference sets the weight to 1).
+        top_n(s.choice, std::min(li.rank_only, E), out.experts, taken);
+        const int32_t pick = out.experts.empty() ? -1 : out.experts.back();
+        out.experts.clear();
+        if (pick >= 0 && !li.disabled[pick]) {
+            out.experts.push_back(pick);
+            out.weights.push_back(1.0f);
+        }
+        return;
+    }
     top_n(s.choice, std::min(k_sel, E), out.experts, taken);
     // Never select a disabled expert, even when fewer than k remain.
     while (!out.experts.empty() && li.disabled[out.experts.back()]) out.experts.pop_back();

@@ -18,6 +18,7 @@ struct LayerInterventions {
     std::vector<int> forced;          // forced experts, in the order given
     float top_p = 0.0f;               // > 0: dynamic-k routing
     int top_p_max_k = 0;
+    int rank_only = 0;                // > 0: select only the expert of this 1-based rank, weight 1
     bool any_bias = false;
 
     void resolve(const ModelConfig& c, int layer, const Interventions& iv);
