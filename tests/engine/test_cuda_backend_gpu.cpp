@@ -95,29 +95,6 @@ std::shared_ptr<gpu::CudaModel> load_gpu(const Model& m, gpu::Precision p) {
     return r.value();
 }
 
-nlohmann::json run_session(Session& s, const std::vector<int32_t>& ids, int n_new, int V) {
-    RoutingCapture cap(CaptureLevel::Logits);
-    s.set_observer(&cap);
-    std::vector<float> all;
-    auto last = s.prefill(ids, &all);
-    s.set_observer(nullptr);
-    nlohmann::json out;
-    out["logits_last"] = std::vector<float>(last.begin(), last.end());
-    nlohmann::json rows = nlohmann::json::array();
-    for (size_t t = 0; t < ids.size(); ++t) rows.push_back(std::vector<float>(all.begin() + t * V, all.begin() + (t + 1) * V));
-    out["logits_all"] = rows;
-    out["routing"] = nlohmann::json::array();
-    for (const auto& [l, L] : cap.layers())
-        out["routing"].push_back({{"layer", l}, {"router_logits", L.router_logits}, {"experts", L.experts}, {"weights", L.weights}});
-    std::vector<int32_t> gen;
-    std::span<const float> logits = last;
-    for (int i = 0; i < n_new; ++i) {
-        gen.push_back(Sampler::argmax(logits));
-        if (i + 1 < n_new) logits = s.step(gen.back());
-    }
-    out["greedy"]["new_tokens"] = gen;
-    return out;
-}
 
 #if MOESCOPE_HAVE_CUDA
 template <class T>
@@ -463,7 +440,7 @@ private slots:
         Session s(*model, SessionOptions{2}, o);
         QVERIFY(s.set_interventions(g.interventions()).ok());
         const auto ids = g.expected["input_ids"].get<std::vector<int32_t>>();
-        auto got = run_session(s, ids, g.expected["n_new_tokens"].get<int>(), model->config().vocab_size);
+        auto got = moescope::test::runGoldenSession(s, ids, g.expected["n_new_tokens"].get<int>());
         const QString diff = test::compareWithGolden(got, g.result, setting == "baseline");
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
     }
@@ -482,7 +459,7 @@ private slots:
                 Session s(*model, SessionOptions{2}, o);
                 QVERIFY(s.set_interventions(g.interventions()).ok());
                 const auto ids = g.expected["input_ids"].get<std::vector<int32_t>>();
-                auto got = run_session(s, ids, 1, model->config().vocab_size);
+                auto got = moescope::test::runGoldenSession(s, ids, 1);
                 for (size_t li = 0; li < got["routing"].size(); ++li)
                     for (size_t t = 0; t < ids.size(); ++t) {
                         ++total;

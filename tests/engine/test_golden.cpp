@@ -18,28 +18,7 @@ nlohmann::json runSession(const Model& model, const std::vector<int32_t>& ids, c
     Session s(model, SessionOptions{1});
     auto ok = s.set_interventions(iv);
     if (!ok.ok()) throw Error(ok.message());
-    RoutingCapture cap(CaptureLevel::Logits);
-    s.set_observer(&cap);
-    std::vector<float> all;
-    auto last = s.prefill(ids, &all);
-    s.set_observer(nullptr);
-    nlohmann::json out;
-    out["logits_last"] = std::vector<float>(last.begin(), last.end());
-    const size_t V = model.config().vocab_size;
-    nlohmann::json rows = nlohmann::json::array();
-    for (size_t t = 0; t < ids.size(); ++t) rows.push_back(std::vector<float>(all.begin() + t * V, all.begin() + (t + 1) * V));
-    out["logits_all"] = rows;
-    out["routing"] = nlohmann::json::array();
-    for (const auto& [l, L] : cap.layers())
-        out["routing"].push_back({{"layer", l}, {"router_logits", L.router_logits}, {"experts", L.experts}, {"weights", L.weights}});
-    std::vector<int32_t> gen;
-    std::span<const float> logits = last;
-    for (int i = 0; i < n_new; ++i) {
-        gen.push_back(Sampler::argmax(logits));
-        if (i + 1 < n_new) logits = s.step(gen.back());
-    }
-    out["greedy"]["new_tokens"] = gen;
-    return out;
+    return moescope::test::runGoldenSession(s, ids, n_new);
 }
 
 }  // namespace

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <map>
 
+#include "engine/model/model.h"
+#include "engine/routing_capture.h"
+#include "engine/sampling.h"
+#include "engine/session.h"
 #include "tests/support/testsupport.h"
 
 namespace moescope::test {
@@ -87,6 +91,31 @@ QString compareWithGolden(const nlohmann::json& got, const nlohmann::json& want,
         return QString("greedy tokens %1 vs %2").arg(QString::fromStdString(got["greedy"]["new_tokens"].dump()))
             .arg(QString::fromStdString(want["greedy"]["new_tokens"].dump()));
     return {};
+}
+
+nlohmann::json runGoldenSession(Session& s, const std::vector<int32_t>& ids, int n_new) {
+    RoutingCapture cap(CaptureLevel::Logits);
+    s.set_observer(&cap);
+    std::vector<float> all;  // [T][V]
+    auto last = s.prefill(ids, &all);
+    s.set_observer(nullptr);
+    const size_t V = s.model().config().vocab_size;
+    nlohmann::json out;
+    out["logits_last"] = std::vector<float>(last.begin(), last.end());
+    nlohmann::json rows = nlohmann::json::array();
+    for (size_t t = 0; t < ids.size(); ++t) rows.push_back(std::vector<float>(all.begin() + t * V, all.begin() + (t + 1) * V));
+    out["logits_all"] = rows;
+    out["routing"] = nlohmann::json::array();
+    for (const auto& [l, L] : cap.layers())
+        out["routing"].push_back({{"layer", l}, {"router_logits", L.router_logits}, {"experts", L.experts}, {"weights", L.weights}});
+    std::vector<int32_t> gen;
+    std::span<const float> logits = last;
+    for (int i = 0; i < n_new; ++i) {
+        gen.push_back(Sampler::argmax(logits));
+        if (i + 1 < n_new) logits = s.step(gen.back());
+    }
+    out["greedy"]["new_tokens"] = gen;
+    return out;
 }
 
 }  // namespace moescope::test
