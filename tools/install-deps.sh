@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config ccache  # compiler, build system, compile cache for CI
   qt6-base-dev qt6-charts-dev libgl-dev   # desktop app (Widgets, Charts) and Qt Test
+  qt6-svg-dev                              # SVG export of charts and heatmaps (QSvgGenerator)
   libsqlite3-dev                           # activation database (SQLite C API)
   nlohmann-json3-dev                       # config.json / tokenizer.json / CLI JSON
   xvfb xauth                               # running the app and GUI tests without a display

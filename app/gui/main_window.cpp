@@ -41,6 +41,8 @@
 #include "app/gui/runs_panel.h"
 #include "app/gui/sampling_panel.h"
 #include "app/gui/transcript_view.h"
+#include "app/gui/views/analysis_views.h"
+#include "app/gui/views/view_hub.h"
 
 namespace moescope::gui {
 
@@ -86,6 +88,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     addDockWidget(Qt::RightDockWidgetArea, runsDock);
     tabifyDockWidget(samplingDock, runsDock);
     samplingDock->raise();
+
+    // Analysis views (issue 11): tabs beside Generate/Branches, fed through the ViewHub.
+    hub_ = new ViewHub(this);
+    hub_->context = runContext_;
+    hub_->host = host_;
+    hub_->state = state_;
+    hub_->databasePath = [this] { return runs_->databasePath(); };
+    hub_->modelPath = [this] { return models_->isLoaded() ? modelPath_ : QString(); };
+    hub_->applyPreset = [this](const QString& name, const Interventions& iv) {
+        gridModel_->setInterventions(iv);
+        tabs_->setCurrentWidget(generatePanel_);
+        statusBar()->showMessage(tr("Preset \"%1\" applied to the expert grid").arg(name), 5000);
+    };
+    installAnalysisViews(tabs_, hub_);
 
     buildMenus();
     auto* view = menuBar()->addMenu(tr("&View"));
@@ -241,6 +257,9 @@ void MainWindow::wire() {
             [this](const QString& m) { statusBar()->showMessage(tr("Not recording: %1").arg(m), 10000); });
     connect(runs_, &RunsPanel::failed, this, [this](const QString& m) { showError(tr("Runs"), m); });
     connect(runs_, &RunsPanel::runOpened, this, &MainWindow::replayRun);
+    connect(runs_, &RunsPanel::databaseOpened, hub_, &ViewHub::databaseChanged);
+    connect(runs_, &RunsPanel::runsListed, hub_, [this](int) { emit hub_->runsChanged(); });
+    connect(models_, &ModelController::loaded, hub_, [this](const ModelSummary& s) { emit hub_->modelChanged(QString::fromStdString(s.path)); });
     connect(runs_, &RunsPanel::exported, this, [this](const QString& p) { statusBar()->showMessage(tr("Exported %1").arg(p), 5000); });
 
     // ---- grid <-> engine and selection ----

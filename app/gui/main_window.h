@@ -35,6 +35,7 @@ class ModelPicker;
 class RunContext;
 class RunsPanel;
 class SamplingPanel;
+class ViewHub;
 struct EngineState;
 struct LoadRequest;
 struct TokenEvent;
@@ -60,6 +61,7 @@ public:
     BranchView* branchView() const { return branchView_; }
     RunsPanel* runsPanel() const { return runs_; }
     QTabWidget* tabs() const { return tabs_; }
+    ViewHub* viewHub() const { return hub_; }
     // The last error dialog shown (nullptr when none is open).
     QMessageBox* errorDialog() const;
 
@@ -104,6 +106,7 @@ private:
     ExpertGridPanel* gridPanel_;
     SamplingPanel* sampling_;
     RunsPanel* runs_;
+    ViewHub* hub_;
 
     QAction* openModel_ = nullptr;
     QAction* about_ = nullptr;
