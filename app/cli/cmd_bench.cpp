@@ -5,8 +5,8 @@
 // Batch-1 decode is memory-bound: its ceiling is (read bandwidth) / (bytes read per token). This command
 // measures both in the same run — the streaming-read bandwidth with the same thread count just before
 // the model runs — and reports decode as a fraction of that bound, plus prefill tokens/s and GFLOP/s,
-// and (with --capture) the cost of recording routing relative to no observer, interleaved in the same
-// repeats. Figures for the reference machine are kept in bench/README.md.
+// the machine's arithmetic peak (in-register FMA / vdpbf16ps loops), and (with --capture) the cost of
+// recording through the real storage Recorder relative to no observer, interleaved in the same repeats. Figures for the reference machine are kept in bench/README.md.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,8 +23,13 @@
 #include "engine/device.h"
 #include "engine/model/model.h"
 #include "engine/model/synthetic_model.h"
-#include "engine/routing_capture.h"
 #include "engine/session.h"
+#include "app/cli/record_support.h"
+#include "storage/database.h"
+#include "storage/recorder.h"
+
+#include <filesystem>
+#include <unistd.h>
 
 namespace moescope::cli {
 
@@ -150,13 +155,17 @@ struct RunTimes {
     double prefill_s = 0, decode_s = 0;
 };
 
-// One repeat: a fresh session, prefill of the prompt, then gen_len greedy decode steps.
+// One repeat: a fresh session, prefill of the prompt, then gen_len greedy decode steps. With `rec`,
+// every forward pass is recorded through the real storage Recorder (queue + writer thread into the
+// SQLite file); its final flush (finish) is counted in the decode time, so that the writer's work
+// cannot hide after the clock stops.
 RunTimes run_once(const Model& model, int threads, const std::vector<int32_t>& prompt, int gen_len,
-                  RoutingObserver* obs) {
+                  storage::Recorder* rec) {
     SessionOptions so;
     so.n_threads = threads;
     Session s(model, so);
-    s.set_observer(obs);
+    s.set_observer(rec);
+    if (rec) rec->begin_sequence(-1);
     RunTimes t;
     auto t0 = Clock::now();
     auto logits = s.prefill(prompt);
@@ -164,9 +173,49 @@ RunTimes run_once(const Model& model, int threads, const std::vector<int32_t>& p
     int32_t tok = argmax(logits);
     t0 = Clock::now();
     for (int i = 0; i < gen_len; ++i) tok = argmax(s.step(tok));
+    if (rec) {
+        const std::string err = rec->finish();
+        if (!err.empty()) throw Error("bench --capture: recording failed: " + err);
+    }
     t.decode_s = seconds_since(t0);
     return t;
 }
+
+// A scratch activation database for --capture, removed (with its WAL files) when the bench ends.
+struct TempDb {
+    std::string path;
+    std::unique_ptr<storage::Database> db;
+    explicit TempDb(const Model& model) {
+        path = (std::filesystem::temp_directory_path() / ("moescope-bench-" + std::to_string(::getpid()) + ".db")).string();
+        remove_files();
+        db = storage::Database::open(path, storage::Access::Write);
+        model_id = db->find_or_add_model(model_info(model));
+    }
+    ~TempDb() {
+        db.reset();
+        remove_files();
+    }
+    void remove_files() {
+        for (const char* suffix : {"", "-wal", "-shm", "-writer.lock"}) {
+            std::error_code ec;
+            std::filesystem::remove(path + suffix, ec);
+        }
+    }
+    int64_t begin_run(const Model& model, CaptureLevel level) {
+        const ModelSummary& ms = model.summary();
+        storage::RunInfo run;
+        run.model_id = model_id;
+        run.kind = storage::RunKind::Generation;
+        run.label = "bench";
+        run.capture = level;
+        run.n_layers = ms.n_layers;
+        run.n_experts = ms.n_experts;
+        run.k_max = ms.top_k;
+        run.moe_layers = ms.moe_layers;
+        return db->begin_run(run);
+    }
+    int64_t model_id = 0;
+};
 
 }  // namespace
 
@@ -180,8 +229,9 @@ int cmd_bench(const CommandArgs& argv) {
         .option("threads", "worker threads (default: all cores)")
         .option("prompt-len", "prompt tokens to prefill (default 128)")
         .option("gen-len", "tokens to decode (default 32)")
-        .option("capture", "also time decode with routing capture at this level (none, routing, logits, "
-                           "activations) and report the overhead")
+        .option("capture", "also time every repeat recording at this level (none, routing = ids+weights, logits, "
+                           "activations) through the storage Recorder into a temporary SQLite file, and report "
+                           "the overhead versus no recording")
         .option("repeats", "repetitions; decode figures are the median over them (default 5)")
         .option("bw-mib", "size of the bandwidth probe buffer in MiB (default 1024)")
         .option("precision", "cpu: exact (default: float32 activations) or fast-bf16 (prefill matmuls round "
@@ -264,9 +314,11 @@ int cmd_bench(const CommandArgs& argv) {
 
     // Bandwidth just before the model runs, same thread count (its pool is gone before sessions start).
     cpu::BandwidthSample bw;
+    cpu::PeakSample peak;
     {
         cpu::ThreadPool pool(threads);
         bw = cpu::measure_read_bandwidth(&pool, static_cast<size_t>(bw_mib) << 20, 5);
+        peak = cpu::measure_peak_gflops(&pool);
     }
 
     // Warm-up (not timed): one short run so lazily grown buffers and thread start-up are out of the way.
@@ -283,6 +335,9 @@ int cmd_bench(const CommandArgs& argv) {
     // the caches): on a shared machine the available bandwidth drifts, and the per-repeat fraction of
     // the bound compares like with like.
     std::vector<double> prefill_tps, decode_tps, capture_decode_tps, capture_prefill_tps, fraction_per_repeat;
+    std::unique_ptr<TempDb> capture_db;
+    if (capture != CaptureLevel::None) capture_db = std::make_unique<TempDb>(model);
+    double capture_bytes = 0;
     for (long long r = 0; r < R; ++r) {
         double bw_r;
         {
@@ -295,8 +350,13 @@ int cmd_bench(const CommandArgs& argv) {
         decode_tps.push_back(static_cast<double>(G) / t.decode_s);
         fraction_per_repeat.push_back(decode_tps.back() * bytes_per_token / (bw_r * 1e9));
         if (capture != CaptureLevel::None) {
-            RoutingCapture cap(capture);
-            const RunTimes tc = run_once(model, threads, prompt, static_cast<int>(G), &cap);
+            storage::RecorderOptions ro;
+            ro.level = capture;
+            storage::Recorder rec(*capture_db->db, capture_db->begin_run(model, capture), ro);
+            const RunTimes tc = run_once(model, threads, prompt, static_cast<int>(G), &rec);
+            capture_bytes = static_cast<double>(std::filesystem::file_size(capture_db->path)) +
+                            static_cast<double>(std::filesystem::exists(capture_db->path + "-wal")
+                                                    ? std::filesystem::file_size(capture_db->path + "-wal") : 0);
             capture_prefill_tps.push_back(static_cast<double>(P) / tc.prefill_s);
             capture_decode_tps.push_back(static_cast<double>(G) / tc.decode_s);
         }
@@ -304,7 +364,11 @@ int cmd_bench(const CommandArgs& argv) {
 
     const Stats pf = stats(prefill_tps), dc = stats(decode_tps);
     const double bound = bw.gbps_median * 1e9 / bytes_per_token;
-    const double prefill_flops = 2.0 * static_cast<double>(aw.params) * static_cast<double>(P) + attention_flops(c, 0, P);
+    // The prefill computes every matrix for all P tokens except lm_head, which only the last position
+    // needs (Session::prefill returns its logits).
+    const double lm_params = static_cast<double>(params_of(model.weights().lm_head));
+    const double prefill_flops = 2.0 * (static_cast<double>(aw.params) - lm_params) * static_cast<double>(P) +
+                                 2.0 * lm_params + attention_flops(c, 0, P);
     const double gflops = prefill_flops / (static_cast<double>(P) / pf.median) / 1e9;
 
     nlohmann::json j;
@@ -333,6 +397,10 @@ int cmd_bench(const CommandArgs& argv) {
     j["active_bytes_per_token"] = bytes_per_token;
     j["prefill_tok_s"] = to_json(pf);
     j["prefill_gflops"] = gflops;
+    j["peak_gflops"] = {{"fp32_fma", peak.fp32_gflops}, {"bf16_dot", peak.bf16_gflops}, {"threads", peak.threads}};
+    // against the peak of the instructions the prefill products use (vdpbf16ps in fast-bf16, FMA else)
+    const double peak_used = fast ? peak.bf16_gflops : peak.fp32_gflops;
+    if (peak_used > 0) j["prefill_fraction_of_peak"] = gflops / peak_used;
     j["decode_tok_s"] = to_json(dc);
     j["decode_bound_tok_s"] = bound;
     j["decode_fraction_of_bound"] = dc.median / bound;
@@ -343,6 +411,8 @@ int cmd_bench(const CommandArgs& argv) {
         j["capture"] = {{"level", level_name(capture)},
                         {"decode_tok_s", to_json(cd)},
                         {"prefill_tok_s", to_json(cp)},
+                        {"recorder", "storage::Recorder into a temporary SQLite file (flush counted in decode)"},
+                        {"db_bytes_last_repeat", capture_bytes},
                         {"decode_overhead_pct", 100.0 * (dc.median / cd.median - 1.0)},
                         {"prefill_overhead_pct", 100.0 * (pf.median / cp.median - 1.0)}};
     }
@@ -363,9 +433,14 @@ int cmd_bench(const CommandArgs& argv) {
     std::snprintf(line, sizeof line, "bytes/tok  %.1f MB (weights %.1f MB + KV %.2f MB)\n", bytes_per_token / 1e6,
                   static_cast<double>(aw.bytes) / 1e6, kv_bytes / 1e6);
     std::cout << line;
-    std::snprintf(line, sizeof line, "prefill    %.1f tok/s median [%.1f, %.1f], %.1f GFLOP/s\n", pf.median, pf.min,
+    std::snprintf(line, sizeof line, "peak       %.1f GFLOP/s fp32 FMA, %.1f GFLOP/s bf16 dot (%d threads, in-register loop)\n",
+                  peak.fp32_gflops, peak.bf16_gflops, peak.threads);
+    std::cout << line;
+    std::snprintf(line, sizeof line, "prefill    %.1f tok/s median [%.1f, %.1f], %.1f GFLOP/s", pf.median, pf.min,
                   pf.max, gflops);
     std::cout << line;
+    if (peak_used > 0) std::cout << " (" << static_cast<int>(100.0 * gflops / peak_used + 0.5) << "% of peak)";
+    std::cout << "\n";
     std::snprintf(line, sizeof line, "decode     %.2f tok/s median [%.2f, %.2f]; bound %.2f tok/s -> %.1f%% of bound\n",
                   dc.median, dc.min, dc.max, bound, 100.0 * dc.median / bound);
     std::cout << line;
@@ -374,7 +449,7 @@ int cmd_bench(const CommandArgs& argv) {
                   100.0 * fr.median, 100.0 * fr.min, 100.0 * fr.max);
     std::cout << line;
     if (capture != CaptureLevel::None) {
-        std::snprintf(line, sizeof line, "capture    %s: decode %.2f tok/s median, overhead %+.1f%% (prefill %+.1f%%)\n",
+        std::snprintf(line, sizeof line, "capture    %s via Recorder -> SQLite: decode %.2f tok/s median, overhead %+.1f%% (prefill %+.1f%%)\n",
                       level_name(capture), j["capture"]["decode_tok_s"]["median"].get<double>(),
                       j["capture"]["decode_overhead_pct"].get<double>(), j["capture"]["prefill_overhead_pct"].get<double>());
         std::cout << line;

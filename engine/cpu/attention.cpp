@@ -45,27 +45,36 @@ void CpuForward::attend(int layer, KVCache& cache, int64_t pos0, int T, const fl
             int64_t lo = 0;
             if (c_.sliding_window > 0) lo = std::max<int64_t>(0, pos - c_.sliding_window + 1);
             const float* qh = q + (static_cast<size_t>(t) * nh + h) * q_stride;
+            const int64_t m = pos - lo + 1;
+            // scores of keys lo..pos, one dot product each (kernels.h dot_rows_f32)
+            dot_rows_f32(qh, K + (lo * heads + kvh) * dk, int64_t(heads) * dk, m, dq, sc + lo);
             float mx = -INFINITY;
             for (int64_t j = lo; j <= pos; ++j) {
-                const float s = dot_f32(qh, K + (j * heads + kvh) * dk, dq) * scale;
-                sc[j] = s;
-                mx = std::max(mx, s);
+                sc[j] *= scale;
+                mx = std::max(mx, sc[j]);
             }
             float sum = 0.0f;
             for (int64_t j = lo; j <= pos; ++j) {
                 sc[j] = std::exp(sc[j] - mx);
                 sum += sc[j];
             }
+            const float p0 = sc[lo] / sum;
+            for (int64_t j = lo; j <= pos; ++j) sc[j] = sc[j] / sum;  // p = softmax(s)
             float* o = out + (static_cast<size_t>(t) * nh + h) * dv;
-            std::fill(o, o + dv, 0.0f);
-            for (int64_t j = lo; j <= pos; ++j) axpy_f32(dv, sc[j] / sum, Vc + (j * heads + kvh) * dv, o);
-            if (sink) sink[t * nh + h] = lo == 0 ? sc[0] / sum : 0.0f;
+            weighted_rows_f32(sc + lo, Vc + (lo * heads + kvh) * dv, int64_t(heads) * dv, m, dv, o);  // Σ p_j v_j
+            if (sink) sink[t * nh + h] = lo == 0 ? p0 : 0.0f;
         }
     };
-    // parallel over (token, head) pairs once there is enough work to pay for the hand-off
-    if (pool_ && int64_t(T) * nh > 1 && int64_t(T) * nh * ctx * (dk + dv) >= (1 << 15))
-        pool_->parallel_for(int64_t(T) * nh, work);
-    else work(0, int64_t(T) * nh, 0);
+    // Parallel over (token, head) pairs once there is enough work to pay for the hand-off. Claimed in
+    // chunks of one token's heads (one head each when decoding one token): later tokens see more keys,
+    // so equal contiguous shares would leave the thread with the early tokens idle most of the time.
+    const int64_t items = int64_t(T) * nh;
+    if (pool_ && items > 1 && items * ctx * (dk + dv) >= (1 << 15)) {
+        const int64_t per = T == 1 ? 1 : nh, n_chunks = (items + per - 1) / per;
+        pool_->for_each_chunk(n_chunks, [&](int64_t c, int ti) { work(c * per, std::min(items, (c + 1) * per), ti); });
+    } else {
+        work(0, items, 0);
+    }
 }
 
 void CpuForward::attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, bool want_sink) {
@@ -100,8 +109,8 @@ void CpuForward::attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, b
             for (int h = 0; h < nkv; ++h) rms_norm(kt + h * D, A.k_norm.data(), D, c_.rms_norm_eps, kt + h * D);
         }
         const int64_t pos = pos0 + t;
-        for (int h = 0; h < nh; ++h) rope_.apply(qt + h * D, pos);
-        for (int h = 0; h < nkv; ++h) rope_.apply(kt + h * D, pos);
+        rope_.apply_heads(qt, nh, D, pos);
+        rope_.apply_heads(kt, nkv, D, pos);
         std::copy(kt, kt + nkv * D, cache.key(layer, pos));
         std::copy(v + static_cast<size_t>(t) * nkv * D, v + static_cast<size_t>(t + 1) * nkv * D, cache.value(layer, pos));
     }

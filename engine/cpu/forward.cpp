@@ -85,18 +85,30 @@ void Rope::init(const ModelConfig& c) {
     }
 }
 
-void Rope::apply(float* x, int64_t pos) const {
+void Rope::apply(float* x, int64_t pos) const { apply_heads(x, 1, 0, pos); }
+
+void Rope::apply_heads(float* x, int n, int64_t stride, int64_t pos) const {
     const int half = dim / 2;
+    // cos/sin of this position once for all heads (they are the same per head)
+    thread_local std::vector<float> cs_sn;
+    if (cs_sn.size() < static_cast<size_t>(2 * half)) cs_sn.resize(static_cast<size_t>(2 * half));
+    float* cs = cs_sn.data();
+    float* sn = cs + half;
     for (int i = 0; i < half; ++i) {
         const float ang = static_cast<float>(pos) * inv_freq[i];
-        const float cs = static_cast<float>(std::cos(static_cast<double>(ang))) * attention_factor;
-        const float sn = static_cast<float>(std::sin(static_cast<double>(ang))) * attention_factor;
-        // rotate_half pairs (i, i+d/2); interleaved pairs (2i, 2i+1) (DeepSeek, equivalent to HF's
-        // de-interleave + rotate_half since q and k are permuted alike).
-        const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-        const float xa = x[a], xb = x[b];
-        x[a] = xa * cs - xb * sn;
-        x[b] = xb * cs + xa * sn;
+        cs[i] = static_cast<float>(std::cos(static_cast<double>(ang))) * attention_factor;
+        sn[i] = static_cast<float>(std::sin(static_cast<double>(ang))) * attention_factor;
+    }
+    for (int h = 0; h < n; ++h) {
+        float* xh = x + h * stride;
+        for (int i = 0; i < half; ++i) {
+            // rotate_half pairs (i, i+d/2); interleaved pairs (2i, 2i+1) (DeepSeek, equivalent to HF's
+            // de-interleave + rotate_half since q and k are permuted alike).
+            const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+            const float xa = xh[a], xb = xh[b];
+            xh[a] = xa * cs[i] - xb * sn[i];
+            xh[b] = xb * cs[i] + xa * sn[i];
+        }
     }
 }
 
@@ -123,7 +135,12 @@ void CpuForward::mlp(const MlpWeights& w, const float* x, int n, float* out) {
     // gate and up in one pool dispatch (same results as two matmul/matvec calls, see kernels.h)
     const MatTask tasks[2] = {{w.gate.dtype, w.gate.data, I, H, x, n, g}, {w.up.dtype, w.up.data, I, H, x, n, u}};
     matmul_batch(tasks, 2, 2 * I * H * n >= kMinParallelWork ? pool_ : nullptr);
-    for (int64_t i = 0; i < n * I; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // silu(gate) * up
+    // silu(gate) * up, elementwise (threaded for prefill-sized products: a serial part otherwise)
+    auto act = [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    };
+    if (pool_ && n * I >= (1 << 16)) pool_->parallel_for(n * I, act, 16);
+    else act(0, n * I, 0);
     matmul_rows(w.down, g, n, out);                                                     // [n][H]
 }
 

@@ -39,6 +39,8 @@ struct Rope {
     void init(const ModelConfig& c);
     // Rotates x[0..dim) in place for position pos.
     void apply(float* x, int64_t pos) const;
+    // Rotates n heads x[h*stride .. h*stride+dim) for position pos (cos/sin computed once).
+    void apply_heads(float* x, int n, int64_t stride, int64_t pos) const;
 };
 
 class CpuForward {

@@ -95,6 +95,8 @@ constexpr double kMinParallelWork = 32768;  // multiply-adds below which a produ
 thread_local std::vector<uint16_t> t_xb;
 // Per-task permuted float32 copies of the activations for the AVX-512 BF16 path.
 thread_local std::vector<float> t_xp;
+// Per-task token-lane packed bf16 pairs for the FastBF16 panel GEMM (n >= 16).
+thread_local std::vector<uint32_t> t_xq;
 
 }  // namespace
 
@@ -170,34 +172,67 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
     // same X, e.g. gate_proj and up_proj, share the prepared copy):
     //   Plain: used as given; Perm: BF16 weights on AVX-512, activations permuted even/odd;
     //   Fast: FastBF16 opt-in, activations rounded to bf16.
-    enum Prep : uint8_t { Plain, Perm, Fast };
+    //   Tok: FastBF16 with n >= 16 tokens and even cols: token-lane packed bf16 pairs (panel GEMM).
+    enum Prep : uint8_t { Plain, Perm, Fast, Tok };
     std::vector<uint8_t> prep(static_cast<size_t>(n_tasks), Plain);
     std::vector<int64_t> off(static_cast<size_t>(n_tasks), -1);
-    size_t f32_total = 0, bf16_total = 0;
+    size_t f32_total = 0, bf16_total = 0, tok_total = 0;
+    std::vector<std::pair<int, int64_t>> pack_jobs;  // (task, offset in t_xq) to pack below
     for (int k = 0; k < n_tasks; ++k) {
         const MatTask& t = tasks[k];
         if (t.wt != DType::BF16 || t.rows <= 0 || t.n <= 0 || level < SimdLevel::AVX512) continue;
-        prep[k] = (fast_ok && t.n >= 2) ? Fast : Perm;
+        prep[k] = (fast_ok && t.n >= 16 && t.cols % 2 == 0) ? Tok : (fast_ok && t.n >= 2) ? Fast : Perm;
         for (int j = 0; j < k && off[k] < 0; ++j)
             if (prep[j] == prep[k] && tasks[j].X == t.X && tasks[j].n == t.n && tasks[j].cols == t.cols) off[k] = off[j];
         if (off[k] >= 0) continue;
-        const size_t sz = static_cast<size_t>(t.n) * static_cast<size_t>((t.cols + 31) / 32 * 32);
+        const int64_t ld = (t.cols + 31) / 32 * 32;
+        if (prep[k] == Tok) {
+            off[k] = static_cast<int64_t>(tok_total);
+            tok_total += static_cast<size_t>((t.n + 15) / 16 * 16) * static_cast<size_t>(t.cols / 2);
+            if (t_xq.size() < tok_total) t_xq.resize(tok_total);
+            pack_jobs.push_back({k, off[k]});
+            continue;
+        }
+        const size_t sz = static_cast<size_t>(t.n) * static_cast<size_t>(ld);
         size_t& total = prep[k] == Fast ? bf16_total : f32_total;
         off[k] = static_cast<int64_t>(total);
         total += sz;
         if (t_xp.size() < f32_total) t_xp.resize(f32_total);
         if (t_xb.size() < bf16_total) t_xb.resize(bf16_total);
-        const int64_t ld = (t.cols + 31) / 32 * 32;
         if (prep[k] == Fast) detail::to_bf16_avx512bf16(t.X, t.cols, 0, t.n, t_xb.data() + off[k], ld);
         else detail::perm_bf16_avx512(t.X, t.cols, 0, t.n, t_xp.data() + off[k], ld);
     }
     const float* xp = t_xp.data();
     const uint16_t* xb = t_xb.data();
+    const uint32_t* xq = t_xq.data();
+
+    // Small products run on the calling thread: waking the pool costs more than they do (and far more
+    // when the machine is oversubscribed and a worker waits for a time slice).
+    double work = 0;
+    for (int k = 0; k < n_tasks; ++k)
+        work += static_cast<double>(std::max<int64_t>(0, tasks[k].rows)) * static_cast<double>(std::max<int64_t>(0, tasks[k].n)) *
+                static_cast<double>(tasks[k].cols);
+    const int T = (pool && work >= kMinParallelWork) ? pool->size() : 1;
+
+    // Token-lane packing (one pass over the activations), over blocks of 16 tokens, threaded when the
+    // products are: on 2 threads it would otherwise be a serial part of every prefill product.
+    for (const auto& pj : pack_jobs) {
+        const MatTask& t = tasks[pj.first];
+        uint32_t* dst = t_xq.data() + pj.second;
+        const int64_t nb = (t.n + 15) / 16;
+        if (T > 1 && nb > 1)
+            pool->parallel_for(nb, [&](int64_t b0, int64_t b1, int) { detail::pack_tokens_bf16(t.X, t.cols, t.n, b0, b1, dst); });
+        else detail::pack_tokens_bf16(t.X, t.cols, t.n, 0, nb, dst);
+    }
 
     auto run_unit = [&](const Unit& u) {
         const MatTask& t = tasks[u.task];
         const int64_t ld = (t.cols + 31) / 32 * 32;
         switch (prep[u.task]) {
+            case Tok:
+                detail::rows_avx512bf16_tok(static_cast<const uint16_t*>(t.W), t.cols, u.r0, u.r1, xq + off[u.task], t.n,
+                                            t.Y, t.rows);
+                break;
             case Fast:
                 detail::rows_avx512bf16_fast(static_cast<const uint16_t*>(t.W), t.cols, u.r0, u.r1, xb + off[u.task],
                                              ld, t.n, t.Y, t.rows);
@@ -210,13 +245,6 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
         }
     };
 
-    // Small products run on the calling thread: waking the pool costs more than they do (and far more
-    // when the machine is oversubscribed and a worker waits for a time slice).
-    double work = 0;
-    for (int k = 0; k < n_tasks; ++k)
-        work += static_cast<double>(std::max<int64_t>(0, tasks[k].rows)) * static_cast<double>(std::max<int64_t>(0, tasks[k].n)) *
-                static_cast<double>(tasks[k].cols);
-    const int T = (pool && work >= kMinParallelWork) ? pool->size() : 1;
     if (T <= 1) {
         for (int k = 0; k < n_tasks; ++k)
             if (tasks[k].rows > 0 && tasks[k].n > 0) run_unit(Unit{k, 0, tasks[k].rows});
@@ -270,6 +298,45 @@ void axpy_f32(int64_t n, float a, const float* x, float* y) {
         case SimdLevel::Scalar: break;
     }
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void dot_rows_f32(const float* q, const float* K, int64_t ld, int64_t m, int64_t d, float* s) {
+    if (simd_level() >= SimdLevel::AVX512) return detail::dot_rows_avx512(q, K, ld, m, d, s);
+    for (int64_t j = 0; j < m; ++j) s[j] = dot_f32(q, K + j * ld, d);
+}
+
+void weighted_rows_f32(const float* p, const float* V, int64_t ld, int64_t m, int64_t d, float* o) {
+    if (simd_level() >= SimdLevel::AVX512) return detail::weighted_rows_avx512(p, V, ld, m, d, o);
+    std::fill(o, o + d, 0.0f);
+    for (int64_t j = 0; j < m; ++j) axpy_f32(d, p[j], V + j * ld, o);
+}
+
+PeakSample measure_peak_gflops(ThreadPool* pool) {
+    PeakSample out;
+    out.threads = pool ? pool->size() : 1;
+    const SimdLevel level = simd_level();
+    constexpr int64_t kIters = 1 << 23;  // ~100M instructions per thread, ~30 ms
+    auto best = [&](double (*loop)(int64_t), double flops_per_iter) {
+        std::vector<double> sink(static_cast<size_t>(out.threads), 0);
+        double best_gf = 0;
+        for (int rep = 0; rep < 5; ++rep) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto body = [&](int64_t b, int64_t e, int) {
+                for (int64_t j = b; j < e; ++j) sink[static_cast<size_t>(j)] += loop(kIters);
+            };
+            if (pool) pool->parallel_for(out.threads, body, 1);
+            else body(0, 1, 0);
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            best_gf = std::max(best_gf, flops_per_iter * kIters * out.threads / s / 1e9);
+        }
+        volatile double keep = 0;
+        for (double v : sink) keep = keep + v;
+        (void)keep;
+        return best_gf;
+    };
+    if (level >= SimdLevel::AVX512) out.fp32_gflops = best(detail::peak_loop_avx512, 12.0 * 16 * 2);
+    if (level >= SimdLevel::AVX512BF16) out.bf16_gflops = best(detail::peak_loop_avx512bf16, 12.0 * 32 * 2);
+    return out;
 }
 
 BandwidthSample measure_read_bandwidth(ThreadPool* pool, size_t bytes, int repeats) {

@@ -11,6 +11,10 @@
 // bit-identical across thread counts, and matmul(n=1) == matvec, on a given SIMD level; a token's row
 // from a multi-token matmul may differ from its matvec in the last bits.
 //
+// FastBF16 matmul with n >= 16 tokens and an even `cols` uses a token-lane panel GEMM (16 tokens per
+// vector, see kernels_avx512bf16.cpp) whose order differs from the n < 16 tile order: a row's result is
+// fixed for (SIMD level, precision, cols, n class: 1 / 2..15 / >= 16), never for the thread count.
+//
 // Accuracy: the default (Exact) precision keeps float32 activations on every level. The opt-in
 // MatmulPrecision::FastBF16 (or MOESCOPE_FAST_BF16=1) lets matmul with BF16 weights on an AVX512-BF16 CPU
 // round the activations to bf16 and use vdpbf16ps — about twice the prefill FLOP rate, relative error
@@ -66,6 +70,23 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool);
 float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a * x[i] (attention value accumulation).
 void axpy_f32(int64_t n, float a, const float* x, float* y);
+
+// Attention over a KV cache (rows of keys/values `ld` floats apart):
+//   dot_rows_f32:      s[j] = dot_f32(q, K + j*ld, d)                    for j < m
+//   weighted_rows_f32: o[i] = sum_{j<m} p[j] * V[j*ld + i]  (j in order)  for i < d
+// Bit-identical to the loops over dot_f32 / (zero o, then axpy_f32 per j) they replace, on every SIMD
+// level; the AVX-512 versions keep several keys in flight and o in registers.
+void dot_rows_f32(const float* q, const float* K, int64_t ld, int64_t m, int64_t d, float* s);
+void weighted_rows_f32(const float* p, const float* V, int64_t ld, int64_t m, int64_t d, float* o);
+
+// Arithmetic peak of this machine with the pool's threads, GFLOP/s (1 multiply-add = 2 FLOP): a tight
+// in-register loop of independent 512-bit FMAs (float32) and vdpbf16ps (bf16 pairs), best of a few
+// repeats. 0 where the CPU (or the forced SIMD level) lacks the instruction. Used by `bench`.
+struct PeakSample {
+    double fp32_gflops = 0, bf16_gflops = 0;
+    int threads = 1;
+};
+PeakSample measure_peak_gflops(ThreadPool* pool);
 
 // Streaming-read bandwidth of this machine, GB/s (1e9 bytes/s): each of the pool's threads sums its
 // contiguous share of a `bytes`-long buffer (make it much larger than the last-level cache) with the

@@ -322,6 +322,88 @@ void axpy_avx512(int64_t n, float a, const float* x, float* y) {
     }
 }
 
+// Attention over the KV cache. dot_rows: s[j] = dot(q, K row j), each row in exactly dot_avx512's
+// order (one accumulator over 16-column blocks, masked tail, reduce_add), four rows interleaved for
+// instruction-level parallelism — so the scores are bit-identical to m calls of dot_f32.
+void dot_rows_avx512(const float* q, const float* K, int64_t ldk, int64_t m, int64_t d, float* s) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (d % 16)) - 1u);
+    const int64_t dfull = d / 16 * 16;
+    int64_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+        const float* k0 = K + j * ldk;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t i = 0;
+        for (; i < dfull; i += 16) {
+            const __m512 qv = _mm512_loadu_ps(q + i);
+            a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + i), a0);
+            a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + ldk + i), a1);
+            a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 2 * ldk + i), a2);
+            a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + 3 * ldk + i), a3);
+        }
+        if (tail) {
+            const __m512 qv = _mm512_maskz_loadu_ps(tail, q + i);
+            a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + i), a0);
+            a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + ldk + i), a1);
+            a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + 2 * ldk + i), a2);
+            a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, k0 + 3 * ldk + i), a3);
+        }
+        s[j] = _mm512_reduce_add_ps(a0);
+        s[j + 1] = _mm512_reduce_add_ps(a1);
+        s[j + 2] = _mm512_reduce_add_ps(a2);
+        s[j + 3] = _mm512_reduce_add_ps(a3);
+    }
+    for (; j < m; ++j) s[j] = dot_avx512(q, K + j * ldk, d);
+}
+
+// o[i] = sum_j p[j] * V[j*ldv + i], accumulated j = 0, 1, ... with one FMA each starting from zero:
+// the same values as zeroing o and calling axpy_avx512(d, p[j], V row j, o) for each j in order, but
+// with o held in registers (up to 8 vectors = 128 columns at a time) instead of reloaded per row.
+template <int NV>
+void wsum_chunk(const float* p, const float* V, int64_t ldv, int64_t m, int64_t d, float* o) {
+    const int64_t rem = d - (NV - 1) * 16;  // 1..16 columns in the last vector
+    const __mmask16 last = static_cast<__mmask16>(rem >= 16 ? 0xffffu : (1u << rem) - 1u);
+    __m512 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < m; ++j) {
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const float* vr = V + j * ldv;
+        for (int v = 0; v < NV - 1; ++v) acc[v] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vr + v * 16), acc[v]);
+        acc[NV - 1] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(last, vr + (NV - 1) * 16), acc[NV - 1]);
+    }
+    for (int v = 0; v < NV - 1; ++v) _mm512_storeu_ps(o + v * 16, acc[v]);
+    _mm512_mask_storeu_ps(o + (NV - 1) * 16, last, acc[NV - 1]);
+}
+
+void weighted_rows_avx512(const float* p, const float* V, int64_t ldv, int64_t m, int64_t d, float* o) {
+    for (int64_t c = 0; c < d; c += 128) {
+        const int64_t w = std::min<int64_t>(128, d - c);
+        switch ((w + 15) / 16) {
+            case 1: wsum_chunk<1>(p, V + c, ldv, m, w, o + c); break;
+            case 2: wsum_chunk<2>(p, V + c, ldv, m, w, o + c); break;
+            case 3: wsum_chunk<3>(p, V + c, ldv, m, w, o + c); break;
+            case 4: wsum_chunk<4>(p, V + c, ldv, m, w, o + c); break;
+            case 5: wsum_chunk<5>(p, V + c, ldv, m, w, o + c); break;
+            case 6: wsum_chunk<6>(p, V + c, ldv, m, w, o + c); break;
+            case 7: wsum_chunk<7>(p, V + c, ldv, m, w, o + c); break;
+            default: wsum_chunk<8>(p, V + c, ldv, m, w, o + c); break;
+        }
+    }
+}
+
+double peak_loop_avx512(int64_t iters) {
+    // 12 independent FMA chains (more than latency x throughput): the core's float32 FMA peak.
+    __m512 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
+    const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int64_t it = 0; it < iters; ++it) {
+        for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], x, y);
+        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]));
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+    return static_cast<double>(_mm512_reduce_add_ps(s));
+}
+
 uint64_t read_sum_avx512(const void* p, size_t bytes) {
     const char* b = static_cast<const char*>(p);
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "engine/cpu/kernels_internal.h"
 
@@ -89,6 +90,135 @@ void rows_avx512bf16_fast(const uint16_t* W, int64_t cols, int64_t r0, int64_t r
             }
         }
     }
+}
+
+// ---- token-lane panel GEMM (the prefill kernel of FastBF16 for n >= 16 tokens) ----
+// Here a vector's 16 lanes are 16 TOKENS, not 16 columns: each vdpbf16ps multiplies one weight pair
+// W[r][2k], W[r][2k+1] (a 32-bit broadcast straight from the row-major weights: no weight repacking,
+// no copy) with the same column pair of 16 tokens (the packed activations, pack_tokens_bf16), so an
+// accumulator holds 16 finished partial sums and no horizontal reduction is needed. Register tile:
+// 8 rows x 32 tokens (16 accumulators, 2 activation loads + 8 broadcasts per 16 vdpbf16ps).
+// Blocking: tokens in chunks whose packed activations stay in L2, columns in K blocks of 512 whose
+// 8 weight rows (8 KiB) stay in L1 while every token tile of the chunk passes over them; partial sums
+// are parked in a small [8][tokens] scratch between K blocks.
+// Order of one output element: k pairs in increasing order, one vdpbf16ps each (K blocks only
+// park/reload the exact float32 partial sum) — fixed by `cols`, independent of rows, tokens, threads.
+namespace {
+
+constexpr int kTR = 8;           // rows per register tile
+constexpr int64_t kKC = 256;     // column pairs per K block (512 columns)
+
+template <int R, int NV>
+void tok_tile(const uint32_t* const* w, int64_t k0, int64_t k1, const uint32_t* Xq, int64_t KP, float* acc_buf,
+              int64_t ld_acc, bool first) {
+    __m512 acc[R][NV];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v)
+            acc[r][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc_buf + r * ld_acc + v * 16);
+    for (int64_t k = k0; k < k1; ++k) {
+        __m512i xv[NV];
+        for (int v = 0; v < NV; ++v) xv[v] = _mm512_loadu_si512(Xq + (v * KP + k) * 16);
+        for (int r = 0; r < R; ++r) {
+            const __m512i wb = _mm512_set1_epi32(static_cast<int>(w[r][k]));
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)xv[v], (__m512bh)wb);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < NV; ++v) _mm512_storeu_ps(acc_buf + r * ld_acc + v * 16, acc[r][v]);
+}
+
+template <int R>
+void tok_tile_v(int nv, const uint32_t* const* w, int64_t k0, int64_t k1, const uint32_t* Xq, int64_t KP,
+                float* acc_buf, int64_t ld_acc, bool first) {
+    if (nv == 2) tok_tile<R, 2>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+    else tok_tile<R, 1>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+}
+
+thread_local std::vector<float> t_acc;
+
+}  // namespace
+
+void pack_tokens_bf16(const float* X, int64_t cols, int64_t n, int64_t b0, int64_t b1, uint32_t* Xq) {
+    const int64_t KP = cols / 2;
+    thread_local std::vector<uint32_t> row;
+    row.resize(static_cast<size_t>((KP + 15) / 16 * 16));
+    for (int64_t b = b0; b < b1; ++b) {
+        uint32_t* blk = Xq + b * KP * 16;
+        for (int i = 0; i < 16; ++i) {
+            const int64_t t = b * 16 + i;
+            if (t >= n) {
+                for (int64_t k = 0; k < KP; ++k) blk[k * 16 + i] = 0;
+                continue;
+            }
+            const float* x = X + t * cols;
+            for (int64_t k = 0; k < KP; k += 16) {  // 32 columns -> 16 bf16 pairs (round to nearest even)
+                const int64_t left = std::min<int64_t>(16, KP - k);
+                // Two float pairs -> one 32-bit (even column low, odd column high): the bf16 results of
+                // cvtne2ps come out in memory order, so no deinterleave is needed.
+                const __mmask16 m0 = static_cast<__mmask16>(left >= 8 ? 0xffffu : (1u << (2 * left)) - 1u);
+                const __mmask16 m1 = static_cast<__mmask16>(left >= 16 ? 0xffffu : left > 8 ? (1u << (2 * left - 16)) - 1u : 0u);
+                const __m512 a = _mm512_maskz_loadu_ps(m0, x + 2 * k);
+                const __m512 b2 = _mm512_maskz_loadu_ps(m1, x + 2 * k + 16);
+                const __m512i packed = (__m512i)_mm512_cvtne2ps_pbh(b2, a);
+                _mm512_storeu_si512(row.data() + k, packed);
+            }
+            for (int64_t k = 0; k < KP; ++k) blk[k * 16 + i] = row[static_cast<size_t>(k)];
+        }
+    }
+}
+
+void rows_avx512bf16_tok(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1, const uint32_t* Xq, int64_t n,
+                         float* Y, int64_t ldy) {
+    const int64_t KP = cols / 2, nb = (n + 15) / 16;
+    // Token chunk: packed activations (16 * KP * 4 bytes per block) within ~384 KiB of L2.
+    int64_t cb = (384 * 1024) / std::max<int64_t>(1, 16 * KP * 4);
+    cb = std::max<int64_t>(2, cb / 2 * 2);
+    if (t_acc.size() < static_cast<size_t>(kTR * cb * 16)) t_acc.resize(static_cast<size_t>(kTR * cb * 16));
+    float* acc = t_acc.data();
+    for (int64_t b0 = 0; b0 < nb; b0 += cb) {
+        const int64_t b1 = std::min(nb, b0 + cb), ld_acc = (b1 - b0) * 16;
+        const int64_t t_end = std::min(n, b1 * 16);
+        for (int64_t r = r0; r < r1; r += kTR) {
+            const int rr = static_cast<int>(std::min<int64_t>(kTR, r1 - r));
+            const uint32_t* w[kTR];
+            for (int i = 0; i < kTR; ++i)
+                w[i] = reinterpret_cast<const uint32_t*>(W + (r + std::min(i, rr - 1)) * cols);
+            for (int64_t k0 = 0; k0 < KP; k0 += kKC) {
+                const int64_t k1 = std::min(KP, k0 + kKC);
+                for (int64_t b = b0; b < b1; b += 2) {
+                    const int nv = static_cast<int>(std::min<int64_t>(2, b1 - b));
+                    const uint32_t* xq = Xq + b * KP * 16;
+                    float* ab = acc + (b - b0) * 16;
+                    switch (rr) {
+                        case 1: tok_tile_v<1>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 2: tok_tile_v<2>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 3: tok_tile_v<3>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 4: tok_tile_v<4>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 5: tok_tile_v<5>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 6: tok_tile_v<6>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 7: tok_tile_v<7>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        default: tok_tile_v<8>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                    }
+                }
+            }
+            for (int i = 0; i < rr; ++i)
+                for (int64_t t = b0 * 16; t < t_end; ++t) Y[t * ldy + r + i] = acc[i * ld_acc + (t - b0 * 16)];
+        }
+    }
+}
+
+double peak_loop_avx512bf16(int64_t iters) {
+    // 12 independent vdpbf16ps chains (more than latency x throughput): the core's BF16 dot-product peak.
+    __m512 a[12];
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
+    const __m512i x = _mm512_set1_epi32(0x3f803f80), y = _mm512_set1_epi32(0x00010001);  // 1.0 pairs, tiny
+    for (int64_t it = 0; it < iters; ++it) {
+        for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbf16_ps(a[i], (__m512bh)x, (__m512bh)y);
+        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]));
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+    return static_cast<double>(_mm512_reduce_add_ps(s));
 }
 
 void to_bf16_avx512bf16(const float* X, int64_t cols, int64_t i0, int64_t i1, uint16_t* Xb, int64_t ldxb) {

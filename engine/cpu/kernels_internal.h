@@ -33,6 +33,21 @@ void rows_avx512bf16_fast(const uint16_t* W, int64_t cols, int64_t r0, int64_t r
 // Round-to-nearest-even float32 -> bf16 of tokens [i0, i1) of X [n][cols] into Xb [n][ldxb] (zero pad).
 void to_bf16_avx512bf16(const float* X, int64_t cols, int64_t i0, int64_t i1, uint16_t* Xb, int64_t ldxb);
 
+// FastBF16 prefill GEMM with tokens in the vector lanes (kernels_avx512bf16.cpp): cols even,
+// Xq = pack_tokens_bf16(X): [ceil(n/16)][cols/2][16] uint32 bf16 pairs (even column in the low half),
+// zero past n; pack_tokens_bf16 fills token blocks [b0, b1). Rows [r0, r1) of Y[i * ldy + r].
+void pack_tokens_bf16(const float* X, int64_t cols, int64_t n, int64_t b0, int64_t b1, uint32_t* Xq);
+void rows_avx512bf16_tok(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1, const uint32_t* Xq, int64_t n,
+                         float* Y, int64_t ldy);
+
+// Attention helpers (AVX-512): bit-identical to m calls of dot_avx512 / zero + m calls of axpy_avx512.
+void dot_rows_avx512(const float* q, const float* K, int64_t ldk, int64_t m, int64_t d, float* s);
+void weighted_rows_avx512(const float* p, const float* V, int64_t ldv, int64_t m, int64_t d, float* o);
+
+// Peak loops: `iters` iterations of 12 independent 512-bit FMAs (float32) / vdpbf16ps (bf16 pairs).
+double peak_loop_avx512(int64_t iters);
+double peak_loop_avx512bf16(int64_t iters);
+
 float dot_avx2(const float* a, const float* b, int64_t n);
 float dot_avx512(const float* a, const float* b, int64_t n);
 void axpy_avx2(int64_t n, float a, const float* x, float* y);

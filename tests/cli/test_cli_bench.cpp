@@ -47,12 +47,20 @@ private slots:
                      key);
         }
         QCOMPARE(j["bandwidth_gbps"].toObject()["threads"].toInt(), extra[1].toInt());
+        // the machine peak, measured with the same threads (0 only where the SIMD level lacks the op)
+        const QJsonObject peak = j["peak_gflops"].toObject();
+        QCOMPARE(peak["threads"].toInt(), extra[1].toInt());
+        if (j["simd"].toString().startsWith("avx512")) QVERIFY(peak["fp32_fma"].toDouble() > 0);
+        if (j["simd"].toString() == "avx512bf16") QVERIFY(peak["bf16_dot"].toDouble() > 0);
         QCOMPARE(j.contains("capture"), with_capture);
         if (with_capture) {
             const QJsonObject c = j["capture"].toObject();
             QCOMPARE(c["level"].toString(), QString("routing"));
             QVERIFY(c["decode_tok_s"].toObject()["median"].toDouble() > 0);
             QVERIFY(c.contains("decode_overhead_pct"));
+            // recorded through the storage Recorder into a real (temporary) database file
+            QVERIFY(c["recorder"].toString().contains("Recorder"));
+            QVERIFY(c["db_bytes_last_repeat"].toDouble() > 0);
         }
     }
 

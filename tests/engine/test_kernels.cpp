@@ -33,7 +33,10 @@ struct Shape {
 // around the 6-token tile and the token blocks.
 const Shape kShapes[] = {{1, 1, 1},   {1, 7, 2},    {3, 17, 1},   {5, 31, 3},   {4, 32, 6},   {9, 33, 7},
                          {16, 64, 1}, {17, 100, 5}, {37, 129, 13}, {64, 257, 2}, {7, 1000, 1}, {33, 515, 61},
-                         {2, 2048, 4},  {300, 257, 1}, {130, 300, 7}};  // the last two are big enough to be threaded
+                         {2, 2048, 4},  {300, 257, 1}, {130, 300, 7},  // these two are big enough to be threaded
+                         // n >= 16 with even cols: FastBF16 takes the token-lane panel GEMM (partial
+                         // token vectors, row tails, several K blocks at 1100 columns)
+                         {19, 64, 16}, {13, 1100, 33}, {70, 300, 50}};
 
 // Weights as stored (dtype bits) plus their exact float value. `special` mixes in values that exercise
 // the widening: F16 subnormals and large exponents, negative zero.
