@@ -21,6 +21,8 @@ struct EngineState {
     std::vector<int32_t> lastPrompt;
     std::vector<int32_t> lastGenerated;
     std::vector<InterventionChange> lastTimeline;
+    // Where sessions run: the CPU (cuda null) or the GPU copy of the model made at load (issue 9/10).
+    SessionDevice device;
     // The activation database generations are recorded into (opened for writing; null = not recording).
     std::unique_ptr<storage::Database> db;
 
@@ -29,6 +31,7 @@ struct EngineState {
         lastPrompt.clear();
         lastGenerated.clear();
         lastTimeline.clear();
+        device = SessionDevice{};  // the GPU copy refers to the model's weights: drop it first
         tokenizer.reset();
         model.reset();
     }

@@ -90,6 +90,13 @@ QStringList describeChange(const Interventions& before, const Interventions& aft
         result << (after.top_k ? QStringLiteral("top-k %1").arg(*after.top_k) : QStringLiteral("top-k default"));
     if (before.top_p != after.top_p)
         result << (after.top_p ? QStringLiteral("top-p %1").arg(*after.top_p, 0, 'g', 3) : QStringLiteral("top-p off"));
+    if (before.rank_only != after.rank_only || before.rank_only_layers != after.rank_only_layers) {
+        // SCMoE-style weak routing (engine/interventions.h P5): only the r-th ranked expert is used.
+        QString layers;
+        for (int l : after.rank_only_layers) layers += (layers.isEmpty() ? QString() : QStringLiteral(",")) + QString::number(l);
+        result << (after.rank_only ? QStringLiteral("rank-%1 only%2").arg(*after.rank_only).arg(layers.isEmpty() ? QString() : QStringLiteral(" (L%1)").arg(layers))
+                                   : QStringLiteral("rank-only off"));
+    }
     for (const auto& t : out) result << std::get<2>(t);
     return result;
 }

@@ -1,11 +1,7 @@
 #pragma once
-// Intervention presets as JSON files (Qt wrappers over engine/presets.h, so the app and the CLI's
-// --preset read exactly the same files), and the human-readable change markers shown in transcripts.
-// Format:
-//   {"name": "...", "disable": [[L,E],...], "force": [[L,E],...], "bias": [[L,E,b],...],
-//    "top_k": 4 | null, "top_k_per_layer": [[L,k],...], "top_p": 0.9, "top_p_max_k": 8}
-// Every key except "name" is optional; unknown keys are errors. L is the HF layer index, E the
-// checkpoint expert index.
+// Intervention presets as JSON files: Qt wrappers over engine/presets.h, which defines the one format
+// the app and the CLI's --preset share (see there); plus the human-readable change markers shown in
+// transcripts.
 #include <QString>
 #include <QStringList>
 
@@ -28,7 +24,7 @@ QString savePresetFile(const QString& path, const ExpertPreset& preset);
 
 // What changed between two intervention sets, one short phrase per change, in a stable order:
 // "L12 E87 off", "L12 E3 forced", "L12 E87 normal", "L12 E5 bias +1.5", "L12 top-k 4",
-// "L12 top-k default", "top-k 4", "top-k default", "top-p 0.9", "top-p off".
+// "L12 top-k default", "top-k 4", "top-k default", "top-p 0.9", "top-p off", "rank-2 only", "rank-only off".
 QStringList describeChange(const Interventions& before, const Interventions& after);
 // "from token 37: L12 E87 off, L3 E1 forced"
 QString markerText(int fromToken, const QStringList& changes);

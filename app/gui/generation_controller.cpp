@@ -35,6 +35,18 @@ std::string samplingJson(const GenerationRequest& r) {
         .toStdString();
 }
 
+// The SCMoE settings of a recorded run, appended to its sampling JSON.
+std::string scmoeJson(const GenerationRequest& r) {
+    if (!r.scmoe) return {};
+    const ScmoeOptions& o = *r.scmoe;
+    std::string weak = (o.weak.kind == WeakRouting::Kind::Rank ? "rank" : "top") + std::to_string(o.weak.n);
+    return QStringLiteral(R"(, "scmoe": {"beta": %1, "alpha": %2, "weak": "%3", "recorded": "strong pass"})")
+        .arg(o.beta)
+        .arg(o.alpha)
+        .arg(QString::fromStdString(weak))
+        .toStdString();
+}
+
 QString pieceOf(const std::optional<Tokenizer>& tok, int32_t id) {
     if (!tok) return QStringLiteral("⟨%1⟩").arg(id);
     try {
@@ -175,6 +187,7 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
                 ri.kind = storage::RunKind::Generation;
                 ri.label = title.toStdString();
                 ri.sampling_json = samplingJson(req);
+                if (req.scmoe && !isBranch) ri.sampling_json.insert(ri.sampling_json.size() - 1, scmoeJson(req));
                 ri.seed = static_cast<int64_t>(req.sampling.seed);
                 ri.n_layers = sum.n_layers;
                 ri.n_experts = sum.n_experts;
@@ -194,7 +207,30 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
         }
 
         // ---- session ----
-        Session s(model);
+        // SCMoE: two CPU sessions in the engine's ScmoeDecoder; its strong session is the one recorded,
+        // shown and steered (live changes reach the weak session too, as scmoe_weak_interventions says).
+        std::unique_ptr<ScmoeDecoder> scmoe;
+        std::unique_ptr<Session> plain;
+        std::function<std::string(int32_t)> scmoeDetok;  // set below, once the incremental decoder exists
+        if (req.scmoe && !isBranch) {
+            if (st.device.cuda)
+                host_->deliver(self, [this, gen] {
+                    if (gen == generation_) emit warning(tr("SCMoE decodes on the CPU (its two sessions are CPU sessions)"));
+                });
+            ScmoeOptions so = *req.scmoe;
+            so.sampling = req.sampling;
+            so.max_new_tokens = req.maxTokens;
+            so.top_alternatives = 5;
+            so.detokenize = [&scmoeDetok](int32_t id) { return scmoeDetok ? scmoeDetok(id) : std::string(); };
+            try {
+                scmoe = std::make_unique<ScmoeDecoder>(model, req.interventions, so);
+            } catch (const std::exception& e) {
+                return fail(QString::fromUtf8(e.what()));
+            }
+        } else {
+            plain = std::make_unique<Session>(model, SessionOptions{}, st.device);
+        }
+        Session& s = scmoe ? scmoe->strong() : *plain;
         RoutingCollector collector(sum.moe_layers, recorder.get());
         if (recorder)
             for (int i = 0; i < nPrompt; ++i) recorder->set_token_text(i, promptPieces[i].toStdString());
@@ -258,6 +294,7 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
         // ---- stream ----
         const auto t0 = std::chrono::steady_clock::now();
         QStringList pieces;
+        const ScmoeToken* currentScmoe = nullptr;  // set while an SCMoE token is being shown
         auto onToken = [&](const GeneratedToken& g) -> bool {
             TokenEvent ev;
             ev.index = firstIndex + g.index;
@@ -265,8 +302,22 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             ev.id = g.id;
             ev.piece = st.tokenizer ? QString::fromStdString(g.piece) : QStringLiteral("⟨%1⟩").arg(g.id);
             ev.logprob = g.logprob;
-            for (const TokenProb& t : g.top)
-                ev.alternatives << QStringLiteral("%1 (p=%2)").arg(pieceOf(st.tokenizer, t.id)).arg(std::exp(t.logprob), 0, 'f', 3);
+            auto probs = [&](const std::vector<TokenProb>& top) {
+                QStringList out;
+                for (const TokenProb& t : top) out << QStringLiteral("%1 (p=%2)").arg(pieceOf(st.tokenizer, t.id)).arg(std::exp(t.logprob), 0, 'f', 3);
+                return out;
+            };
+            ev.alternatives = probs(g.top);
+            if (currentScmoe) {
+                ScmoeDetail d;
+                d.strong = probs(currentScmoe->strong_top);
+                d.weak = probs(currentScmoe->weak_top);
+                d.contrast = probs(currentScmoe->contrast_top);
+                d.strongLogprob = currentScmoe->strong_logprob;
+                d.weakLogprob = currentScmoe->weak_logprob;
+                d.differsFromStrong = currentScmoe->differs_from_strong;
+                ev.scmoe = d;
+            }
             ev.routing = collector.at(ev.row - 1);
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             ev.tokensPerSecond = secs > 0 ? (g.index + 1) / secs : 0.0;
@@ -289,7 +340,9 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             }
             if (next && !(*next == s.interventions())) {
                 const QStringList changes = describeChange(s.interventions(), *next);
-                if (auto ok = s.set_interventions(*next); !ok) {
+                auto ok = s.set_interventions(*next);
+                if (ok && scmoe) ok = scmoe->weak().set_interventions(scmoe_weak_interventions(*next, scmoe->options().weak));
+                if (!ok) {
                     const QString msg = QString::fromStdString(ok.message());
                     host_->deliver(self, [this, msg, gen] {
                         if (gen == generation_) emit interventionRejected(msg);
@@ -305,7 +358,26 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
             }
             return !cancelled.load();
         };
-        const GenerateResult result = generate(s, feed, opt, onToken);
+        GenerateResult result;
+        if (scmoe) {
+            // The decoder detokenizes itself; each ScmoeToken is shown like a normal token whose
+            // probabilities are the contrast distribution's, with the three top lists beside it.
+            scmoeDetok = opt.detokenize;
+            result = scmoe->run(prompt, [&](const ScmoeToken& t) {
+                GeneratedToken g;
+                g.index = t.index;
+                g.id = t.id;
+                g.piece = t.piece;
+                g.logprob = t.contrast_logprob;
+                g.top = t.contrast_top;
+                currentScmoe = &t;
+                const bool go = onToken(g);
+                currentScmoe = nullptr;
+                return go;
+            });
+        } else {
+            result = generate(s, feed, opt, onToken);
+        }
         if (decoder) (void)decoder->finish();
 
         // ---- the run as the views see it ----

@@ -17,6 +17,7 @@
 #include "app/gui/run_data.h"
 #include "engine/interventions.h"
 #include "engine/sampling.h"
+#include "engine/scmoe.h"
 
 namespace moescope {
 class RoutingObserver;
@@ -35,6 +36,17 @@ struct GenerationRequest {
     int maxTokens = 128;
     Interventions interventions;  // in force from the prompt on
     int branchFromToken = -1;     // >= 0: branch of the last run, diverging at this generated token
+    // SCMoE self-contrast decoding (engine/scmoe.h; beta, alpha, weak routing are used, the sampling
+    // settings above apply to softmax(z_sc)). Runs two CPU sessions; branches decode normally.
+    std::optional<ScmoeOptions> scmoe;
+};
+
+// Per token of an SCMoE run: the strong, weak and contrast top alternatives, "piece (p=0.31)" best first.
+struct ScmoeDetail {
+    QStringList strong, weak, contrast;
+    float strongLogprob = 0.0f;    // log p_strong(chosen)
+    float weakLogprob = 0.0f;      // log p_weak(chosen)
+    bool differsFromStrong = false;  // the contrast chose another token than the strong argmax
 };
 
 struct TokenEvent {
@@ -45,6 +57,7 @@ struct TokenEvent {
     float logprob = 0.0f;
     QStringList alternatives;  // "piece (p=0.31)" best first
     TokenRouting routing;      // the forward pass that chose this token (at the previous row)
+    std::optional<ScmoeDetail> scmoe;  // SCMoE runs only
     double tokensPerSecond = 0.0;
 };
 

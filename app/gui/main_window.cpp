@@ -40,6 +40,7 @@
 #include "app/gui/run_store.h"
 #include "app/gui/runs_panel.h"
 #include "app/gui/sampling_panel.h"
+#include "app/gui/scmoe_panel.h"
 #include "app/gui/transcript_view.h"
 #include "app/gui/views/analysis_views.h"
 #include "app/gui/views/view_hub.h"
@@ -87,6 +88,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     runsDock->setWidget(runs_);
     addDockWidget(Qt::RightDockWidgetArea, runsDock);
     tabifyDockWidget(samplingDock, runsDock);
+    auto* scmoeDock = new QDockWidget(tr("SCMoE"), this);
+    scmoeDock->setObjectName("scmoeDock");
+    scmoe_ = new ScmoePanel(scmoeDock);
+    scmoeDock->setWidget(scmoe_);
+    addDockWidget(Qt::RightDockWidgetArea, scmoeDock);
+    tabifyDockWidget(runsDock, scmoeDock);
     samplingDock->raise();
 
     // Analysis views (issue 11): tabs beside Generate/Branches, fed through the ViewHub.
@@ -108,6 +115,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     view->addAction(gridDock->toggleViewAction());
     view->addAction(samplingDock->toggleViewAction());
     view->addAction(runsDock->toggleViewAction());
+    view->addAction(scmoeDock->toggleViewAction());
     auto* help = menuBar()->addMenu(tr("&Help"));
     about_ = help->addAction(tr("&About moescope"), this, &MainWindow::showAbout);
     about_->setObjectName("actionAbout");
@@ -217,6 +225,7 @@ void MainWindow::wire() {
             [this](bool isBranch, int nPrompt, const QStringList& pieces, const std::vector<TokenRouting>& routing) {
                 if (isBranch) return;  // a branch streams into the Branches tab when done
                 generatePanel_->transcript()->setPrompt(pieces, nPrompt);
+                scmoe_->clear();
                 gridModel_->resetUsage();
                 liveRouting_ = routing;
                 for (const TokenRouting& r : routing) gridModel_->addObservedToken(r);
@@ -316,6 +325,7 @@ void MainWindow::startGeneration() {
     r.sampling = sampling_->params();
     r.maxTokens = sampling_->maxTokens();
     r.interventions = gridModel_->interventions();
+    r.scmoe = sampling_->scmoe();
     speed_->clear();
     generation_->start(r);
 }
@@ -327,11 +337,13 @@ void MainWindow::regenerate() {
     r.sampling = sampling_->params();
     r.maxTokens = sampling_->maxTokens();
     r.interventions = gridModel_->interventions();
+    r.scmoe = sampling_->scmoe();
     generation_->start(r);
 }
 
 void MainWindow::onToken(const TokenEvent& ev) {
     generatePanel_->transcript()->appendToken(ev.row, ev.piece);
+    if (ev.scmoe) scmoe_->addToken(ev.row, ev.piece, *ev.scmoe);
     if (!ev.routing.empty()) {
         const int r = ev.row - 1;
         if (static_cast<int>(liveRouting_.size()) <= r) liveRouting_.resize(static_cast<size_t>(r) + 1);
@@ -348,6 +360,7 @@ void MainWindow::onToken(const TokenEvent& ev) {
 
 void MainWindow::showRouting(int row) {
     if (row >= 0 && row < static_cast<int>(liveRouting_.size())) gridModel_->setCurrentToken(liveRouting_[static_cast<size_t>(row)]);
+    if (row >= 0) scmoe_->showRow(row);
 }
 
 void MainWindow::replayRun(const RunDataPtr& run) {
@@ -396,7 +409,9 @@ void MainWindow::updateMemoryGauge() {
     const quint64 rss = static_cast<quint64>(resident) * static_cast<quint64>(sysconf(_SC_PAGESIZE));
     const ModelSummary& s = models_->summary();
     device_->setText(tr("%1 · weights %2 · RSS %3")
-                         .arg(models_->lastRequest().device.toUpper(), bytesText(s.weight_bytes), bytesText(rss)));
+                         .arg(models_->lastRequest().device == QLatin1String("cpu") ? QStringLiteral("CPU")
+                                                                                 : QStringLiteral("CUDA ") + models_->lastRequest().precision.toUpper(),
+                              bytesText(s.weight_bytes), bytesText(rss)));
 }
 
 QMessageBox* MainWindow::errorDialog() const { return findChild<QMessageBox*>(QStringLiteral("errorDialog")); }

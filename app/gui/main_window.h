@@ -35,6 +35,7 @@ class ModelPicker;
 class RunContext;
 class RunsPanel;
 class SamplingPanel;
+class ScmoePanel;
 class ViewHub;
 struct EngineState;
 struct LoadRequest;
@@ -60,6 +61,7 @@ public:
     ModelPicker* picker() const { return picker_; }
     BranchView* branchView() const { return branchView_; }
     RunsPanel* runsPanel() const { return runs_; }
+    ScmoePanel* scmoePanel() const { return scmoe_; }
     QTabWidget* tabs() const { return tabs_; }
     ViewHub* viewHub() const { return hub_; }
     // The last error dialog shown (nullptr when none is open).
@@ -106,6 +108,7 @@ private:
     ExpertGridPanel* gridPanel_;
     SamplingPanel* sampling_;
     RunsPanel* runs_;
+    ScmoePanel* scmoe_;
     ViewHub* hub_;
 
     QAction* openModel_ = nullptr;

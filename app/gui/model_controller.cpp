@@ -3,10 +3,12 @@
 
 #include <QFileInfo>
 #include <QPointer>
+#include <algorithm>
 #include <filesystem>
 
 #include "app/gui/engine_host.h"
 #include "app/gui/engine_state.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/model/config.h"
 
 namespace moescope::gui {
@@ -125,11 +127,29 @@ void ModelController::load(const LoadRequest& request) {
         }
         if (cancelled) return wasCancelled();
 
+        // Device: the GPU copy of the weights and its KV cache (engine/cuda/cuda_backend.h), exactly as the
+        // CLI's --device/--precision do; any failure (no GPU, out of memory with numbers) fails the load.
+        SessionDevice device;
+        device.max_context = std::max(1, request.context);
+        if (request.device != QLatin1String("cpu")) {
+            progress(0.89, tr("copying weights to the GPU"));
+            auto choice = gpu::parse_device(request.device.toStdString());
+            if (!choice) return fail(QString::fromStdString(choice.message()));
+            auto precision = gpu::parse_precision(request.precision.toStdString());
+            if (!precision) return fail(QString::fromStdString(precision.message()));
+            gpu::CudaOptions o;
+            o.precision = precision.value();
+            auto cuda = gpu::select_device(choice.value(), model->config(), model->weights(), o, device.max_context);
+            if (!cuda) return fail(QString::fromStdString(model->dir()) + QStringLiteral(": ") + QString::fromStdString(cuda.message()));
+            device.cuda = cuda.value();
+        }
+        if (cancelled) return wasCancelled();
+
         // Warm-up: one forward pass allocates the KV cache and pages in the first weights, so the first
         // generated token is not mysteriously slow.
         progress(0.92, tr("allocating KV cache, warming up"));
         try {
-            Session warm(*model);
+            Session warm(*model, {}, device);
             const int32_t first = model->summary().bos_token_id.value_or(0);
             warm.prefill(std::span<const int32_t>(&first, 1));
         } catch (const std::exception& e) {
@@ -139,6 +159,7 @@ void ModelController::load(const LoadRequest& request) {
 
         state->unload();
         state->model = std::move(model);
+        state->device = std::move(device);
         state->tokenizer = std::move(tok);
         const ModelSummary s = state->model->summary();
         const bool hasTok = state->tokenizer.has_value();

@@ -17,6 +17,7 @@ struct EngineState;
 struct LoadRequest {
     QString path;         // model folder or "demo"
     QString device = QStringLiteral("cpu");  // "cpu" or "cuda"
+    QString precision = QStringLiteral("bf16");  // GPU compute precision: "bf16" (fast) or "fp32" (faithful)
     int context = 4096;   // tokens the KV cache is sized for (memory estimate)
 };
 

@@ -66,9 +66,13 @@ ModelPicker::ModelPicker(ModelController* controller, QWidget* parent) : QWidget
     device_ = new QComboBox(this);
     device_->setObjectName("deviceChoice");
     device_->addItem(tr("CPU"), QStringLiteral("cpu"));
-    if (cuda_device_count() > 0)
-        device_->addItem(tr("CUDA — %1").arg(QString::fromStdString(cuda_device_description())), QStringLiteral("cuda"));
-    device_->setToolTip(tr("Where the forward pass runs. CUDA is listed only when a GPU and the CUDA backend are present."));
+    if (cuda_device_count() > 0) {
+        const QString gpu = QString::fromStdString(cuda_device_description());
+        device_->addItem(tr("CUDA — %1 (BF16, fast)").arg(gpu), QStringLiteral("cuda:bf16"));
+        device_->addItem(tr("CUDA — %1 (FP32, faithful)").arg(gpu), QStringLiteral("cuda:fp32"));
+    }
+    device_->setToolTip(tr("Where the forward pass runs. CUDA is listed only when a GPU and the CUDA backend are present;\n"
+                           "BF16 is fast, FP32 matches the CPU oracle within the tolerances of docs/cuda.md."));
     form->addRow(tr("Architecture"), badge_);
     form->addRow(tr("Parameters"), params_);
     form->addRow(tr("Context"), context_);
@@ -127,7 +131,9 @@ void ModelPicker::setPath(const QString& path) {
 LoadRequest ModelPicker::request() const {
     LoadRequest r;
     r.path = path();
-    r.device = device_->currentData().toString();
+    const QStringList dev = device_->currentData().toString().split(QLatin1Char(':'));
+    r.device = dev.value(0);
+    if (dev.size() > 1) r.precision = dev.value(1);
     r.context = context_->value();
     return r;
 }

@@ -8,7 +8,7 @@
 #include <QStandardPaths>
 
 #include "storage/routing_reader.h"
-#include "storage/sqlite.h"
+#include "storage/run_admin.h"
 
 namespace moescope::gui {
 
@@ -45,17 +45,12 @@ RunDataPtr loadRun(storage::Database& db, int64_t runId) {
         if (auto m = db.model(info.model_id)) run->modelName = QString::fromStdString(m->path);
     run->routing = storage::read_run_routing(db, runId);
     // Token texts in row order (the routing reader orders rows by sequence, then position).
-    storage::Stmt s = db.db().prepare("SELECT IFNULL(text, ''), IFNULL(token_id, -1), generated FROM token "
-                                      "WHERE run_id=? ORDER BY seq, position");
-    s.bind(1, runId);
     int prompt = 0;
     bool seenGenerated = false;
-    while (s.step()) {
-        QString text = QString::fromStdString(s.text(0));
-        if (text.isEmpty()) text = QStringLiteral("⟨%1⟩").arg(s.int64(1));
-        run->tokenText << text;
-        if (s.int64(2) == 0 && !seenGenerated) ++prompt;
-        if (s.int64(2) != 0) seenGenerated = true;
+    for (const storage::TokenRow& t : storage::token_rows(db, runId)) {
+        run->tokenText << (t.text.empty() ? QStringLiteral("⟨%1⟩").arg(t.token_id) : QString::fromStdString(t.text));
+        if (!t.generated && !seenGenerated) ++prompt;
+        if (t.generated) seenGenerated = true;
     }
     run->promptTokens = prompt;
     // Timeline: [{"step": s, "interventions": {...}}]; step s's forward feeds generated token s, at row
@@ -71,37 +66,9 @@ RunDataPtr loadRun(storage::Database& db, int64_t runId) {
     return run;
 }
 
-void renameRun(storage::Database& db, int64_t runId, const std::string& label) {
-    (void)db.run(runId);  // Error when absent
-    storage::Stmt s = db.db().prepare("UPDATE run SET label=? WHERE id=?");
-    s.bind(1, label).bind(2, runId);
-    s.run();
-}
+void renameRun(storage::Database& db, int64_t runId, const std::string& label) { storage::rename_run(db, runId, label); }
 
-void deleteRun(storage::Database& db, int64_t runId) {
-    (void)db.run(runId);
-    storage::WriteTxn txn(db.db());
-    // Per-token tables first (rowid = token * 1024 + layer: a rowid range over the run's tokens, then
-    // membership, so SQLite walks the primary key instead of the whole table), then the run's own rows.
-    for (const char* table : {"routing", "router_logits", "expert_activation", "layer_stat"}) {
-        storage::Stmt s = db.db().prepare(
-            std::string("DELETE FROM ") + table +
-            " WHERE id >= (SELECT IFNULL(MIN(id), 0) FROM token WHERE run_id=?1) * 1024"
-            " AND id < (SELECT IFNULL(MAX(id), -1) + 1 FROM token WHERE run_id=?1) * 1024"
-            " AND (id >> 10) IN (SELECT id FROM token WHERE run_id=?1)");
-        s.bind(1, runId);
-        s.run();
-    }
-    for (const char* table : {"token", "step", "expert_agg", "layer_agg"}) {
-        storage::Stmt s = db.db().prepare(std::string("DELETE FROM ") + table + " WHERE run_id=?");
-        s.bind(1, runId);
-        s.run();
-    }
-    storage::Stmt s = db.db().prepare("DELETE FROM run WHERE id=?");
-    s.bind(1, runId);
-    s.run();
-    txn.commit();
-}
+void deleteRun(storage::Database& db, int64_t runId) { storage::delete_run(db, runId); }
 
 QByteArray exportRunJson(const RunData& run) {
     const RoutingArrays& a = run.routing;

@@ -2,8 +2,7 @@
 // RunStore: the app's view of the activation database (engine thread only; storage/ does the SQL
 // through its RAII wrappers). Lists runs, rebuilds a run as RunData for replay (routing from the
 // routing reader, token texts, intervention timeline), renames, deletes and exports runs.
-// Rename/delete/token-text reads are small SQL statements that belong in storage/'s API; they sit here
-// until storage exposes them (see docs/app.md).
+// The SQL lives in storage/ (storage/run_admin.h); this file turns it into what the views show.
 #include <QByteArray>
 #include <QString>
 #include <memory>

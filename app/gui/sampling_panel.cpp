@@ -1,7 +1,9 @@
 // SamplingPanel: spin boxes for SamplingParams with the model's defaults.
 #include "app/gui/sampling_panel.h"
 
+#include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QGroupBox>
 #include <QFormLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -51,6 +53,38 @@ SamplingPanel::SamplingPanel(QWidget* parent) : QWidget(parent) {
     maxTokens_ = integer("maxTokens", 1, 32768, tr("Max tokens"), tr("Stop after this many new tokens."));
     maxTokens_->setValue(128);
     outer->addLayout(form);
+
+    // SCMoE (Shi et al. 2024; methods.md §2): z = (1+β)·log p_strong − β·log p_weak over the tokens with
+    // p_strong ≥ α·max p_strong; the weak pass uses rank-r or top-k' routing.
+    scmoeBox_ = new QGroupBox(tr("Self-contrast decoding (SCMoE)"), this);
+    scmoeBox_->setObjectName("scmoeBox");
+    scmoeBox_->setCheckable(true);
+    scmoeBox_->setChecked(false);
+    scmoeBox_->setToolTip(tr("Contrast the model's normal routing (strong) with a weak routing of the same model and decode from\n"
+                             "(1+β)·log p_strong − β·log p_weak among plausible tokens. Runs two CPU sessions; branches decode normally."));
+    auto* sform = new QFormLayout(scmoeBox_);
+    scmoeBeta_ = new QDoubleSpinBox(scmoeBox_);
+    scmoeBeta_->setObjectName("scmoeBeta");
+    scmoeBeta_->setRange(0.0, 5.0);
+    scmoeBeta_->setSingleStep(0.1);
+    scmoeBeta_->setValue(0.5);
+    scmoeBeta_->setToolTip(tr("β: contrast strength (reference default 0.5; the paper searches 0.1–0.9). 0 = plain decoding."));
+    scmoeAlpha_ = new QDoubleSpinBox(scmoeBox_);
+    scmoeAlpha_->setObjectName("scmoeAlpha");
+    scmoeAlpha_->setRange(0.0, 1.0);
+    scmoeAlpha_->setSingleStep(0.05);
+    scmoeAlpha_->setValue(0.1);
+    scmoeAlpha_->setToolTip(tr("α: plausibility cut, only tokens with p_strong ≥ α·max p_strong compete (paper: 0.1)."));
+    scmoeWeak_ = new QComboBox(scmoeBox_);
+    scmoeWeak_->setObjectName("scmoeWeak");
+    for (const char* w : {"rank2", "rank3", "rank4", "top1", "top2"}) scmoeWeak_->addItem(QString::fromLatin1(w), QString::fromLatin1(w));
+    scmoeWeak_->setToolTip(tr("Weak routing: rank-r uses only the r-th ranked expert (paper's Mixtral setting: rank-2);\n"
+                              "top-k' uses the k' best experts (DeepSeekMoE setting)."));
+    sform->addRow(tr("β"), scmoeBeta_);
+    sform->addRow(tr("α"), scmoeAlpha_);
+    sform->addRow(tr("Weak routing"), scmoeWeak_);
+    connect(scmoeBox_, &QGroupBox::toggled, this, &SamplingPanel::changed);
+    outer->addWidget(scmoeBox_);
     auto* reset = new QPushButton(tr("Reset to model defaults"), this);
     reset->setObjectName("resetSampling");
     reset->setToolTip(tr("Use the values from the model's generation_config.json"));
@@ -94,5 +128,25 @@ SamplingParams SamplingPanel::params() const {
 }
 
 int SamplingPanel::maxTokens() const { return maxTokens_->value(); }
+
+std::optional<ScmoeOptions> SamplingPanel::scmoe() const {
+    if (!scmoeBox_->isChecked()) return std::nullopt;
+    ScmoeOptions o;
+    o.beta = static_cast<float>(scmoeBeta_->value());
+    o.alpha = static_cast<float>(scmoeAlpha_->value());
+    auto weak = parse_weak_routing(scmoeWeak_->currentData().toString().toStdString());
+    if (weak) o.weak = weak.value();
+    return o;
+}
+
+void SamplingPanel::setScmoe(const std::optional<ScmoeOptions>& o) {
+    scmoeBox_->setChecked(o.has_value());
+    if (!o) return;
+    scmoeBeta_->setValue(o->beta);
+    scmoeAlpha_->setValue(o->alpha);
+    const QString w = QString::fromLatin1(o->weak.kind == WeakRouting::Kind::Rank ? "rank" : "top") + QString::number(o->weak.n);
+    const int i = scmoeWeak_->findData(w);
+    if (i >= 0) scmoeWeak_->setCurrentIndex(i);
+}
 
 }  // namespace moescope::gui

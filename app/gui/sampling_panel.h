@@ -6,8 +6,12 @@
 
 #include "engine/model/config.h"
 #include "engine/sampling.h"
+#include "engine/scmoe.h"
+#include <optional>
 
 class QCheckBox;
+class QComboBox;
+class QGroupBox;
 class QDoubleSpinBox;
 class QSpinBox;
 class QLabel;
@@ -21,6 +25,9 @@ public:
 
     SamplingParams params() const;
     int maxTokens() const;
+    // SCMoE self-contrast decoding settings, or nullopt when the option is off.
+    std::optional<ScmoeOptions> scmoe() const;
+    void setScmoe(const std::optional<ScmoeOptions>& o);
     void setModelDefaults(const GenerationDefaults& d);
     const GenerationDefaults& modelDefaults() const { return defaults_; }
 
@@ -40,6 +47,10 @@ private:
     QSpinBox* seed_;
     QSpinBox* maxTokens_;
     QLabel* source_;
+    QGroupBox* scmoeBox_;
+    QDoubleSpinBox* scmoeBeta_;
+    QDoubleSpinBox* scmoeAlpha_;
+    QComboBox* scmoeWeak_;
 };
 
 }  // namespace moescope::gui

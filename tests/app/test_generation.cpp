@@ -12,6 +12,12 @@
 #include "app/gui/engine_state.h"
 #include "app/gui/generation_controller.h"
 #include "app/gui/model_controller.h"
+#include "engine/device.h"
+#include "app/gui/scmoe_panel.h"
+#include "engine/model/model.h"
+#include "engine/scmoe.h"
+#include <QAbstractItemModelTester>
+#include <QTableWidget>
 #include "tests/support/testsupport.h"
 
 using namespace moescope;
@@ -155,6 +161,100 @@ private slots:
         QVERIFY(!fx.models.isLoading());
         // The engine thread survived: a good model loads afterwards.
         QVERIFY(fx.load(modelDir_));
+    }
+
+    // The device box's CUDA choice goes through the same engine path as the CLI's --device cuda. Without a
+    // GPU the load fails with the model folder and the reason, and the app stays usable; with one, greedy
+    // FP32 generation on the GPU gives the golden tokens.
+    void cudaDeviceChoice() {
+        Fixture fx;
+        LoadRequest r{modelDir_};
+        r.device = "cuda";
+        r.precision = "fp32";
+        if (cuda_device_count() == 0) {
+            QSignalSpy failed(&fx.models, &ModelController::loadFailed);
+            fx.models.load(r);
+            QVERIFY(failed.wait(30000));
+            const QString msg = failed.first().at(1).toString();
+            QVERIFY2(msg.contains(modelDir_) && msg.contains("CUDA", Qt::CaseInsensitive), qPrintable(msg));
+            QVERIFY(!fx.models.isLoaded());
+            QVERIFY(fx.load(modelDir_));  // CPU still works
+            return;
+        }
+        QSignalSpy loaded(&fx.models, &ModelController::loaded);
+        fx.models.load(r);
+        QVERIFY(loaded.wait(120000));
+        const auto prompt = ints(golden_["input_ids"].toArray());
+        const auto expected = ints(golden_["baseline"].toObject()["greedy"].toObject()["new_tokens"].toArray());
+        QSignalSpy finished(&fx.gen, &GenerationController::finished);
+        fx.gen.start(greedy(prompt, static_cast<int>(expected.size())));
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(generatedIds(*finished.first().at(1).value<RunDataPtr>()), expected);
+    }
+
+    // SCMoE through the app: the streamed tokens are the engine's ScmoeDecoder tokens (β = 0 gives plain
+    // greedy decoding, the golden tokens), every token carries the strong/weak/contrast top lists, the
+    // chosen token is the contrast's best, and the side panel counts the changed choices.
+    void scmoeDecoding_data() {
+        QTest::addColumn<double>("beta");
+        QTest::addColumn<QString>("weak");
+        QTest::addRow("beta 0 is greedy") << 0.0 << "rank2";
+        QTest::addRow("beta 0.5 rank-2") << 0.5 << "rank2";
+        QTest::addRow("beta 1 top-1") << 1.0 << "top1";
+    }
+    void scmoeDecoding() {
+        QFETCH(double, beta);
+        QFETCH(QString, weak);
+        Fixture fx;
+        QVERIFY(fx.load(modelDir_));
+        const auto prompt = ints(golden_["input_ids"].toArray());
+        const int n = 8;
+        ScmoeOptions so;
+        so.beta = static_cast<float>(beta);
+        so.alpha = 0.1f;
+        so.weak = parse_weak_routing(weak.toStdString()).value();
+        so.max_new_tokens = n;
+        // Independent run of the engine's decoder on its own copy of the model.
+        auto model = Model::load(modelDir_.toStdString());
+        QVERIFY(model.ok());
+        ScmoeDecoder direct(*model.value(), {}, so);
+        std::vector<int32_t> expected = direct.run(prompt).tokens;
+        if (beta == 0.0) {
+            auto greedyTokens = ints(golden_["baseline"].toObject()["greedy"].toObject()["new_tokens"].toArray());
+            greedyTokens.resize(std::min<size_t>(greedyTokens.size(), expected.size()));
+            QCOMPARE(std::vector<int32_t>(expected.begin(), expected.begin() + greedyTokens.size()), greedyTokens);
+        }
+        GenerationRequest r = greedy(prompt, n);
+        r.scmoe = so;
+        QSignalSpy tokens(&fx.gen, &GenerationController::tokenGenerated);
+        QSignalSpy finished(&fx.gen, &GenerationController::finished);
+        fx.gen.start(r);
+        QVERIFY(finished.wait(30000));
+        ScmoePanel panel;
+        std::vector<int32_t> streamed;
+        int changed = 0;
+        for (const auto& t : tokens) {
+            const TokenEvent ev = t.at(0).value<TokenEvent>();
+            streamed.push_back(ev.id);
+            QVERIFY(ev.scmoe.has_value());
+            const ScmoeDetail& d = *ev.scmoe;
+            QVERIFY(!d.strong.isEmpty() && !d.weak.isEmpty() && !d.contrast.isEmpty());
+            QVERIFY2(d.contrast.first().startsWith(ev.piece + " "), qPrintable(d.contrast.first() + " vs " + ev.piece));
+            QCOMPARE(d.differsFromStrong, !d.strong.first().startsWith(ev.piece + " "));
+            if (beta == 0.0) QVERIFY(!d.differsFromStrong);
+            changed += d.differsFromStrong ? 1 : 0;
+            panel.addToken(ev.row, ev.piece, d);
+        }
+        QCOMPARE(streamed, expected);
+        QCOMPARE(panel.tokenCount(), static_cast<int>(streamed.size()));
+        QCOMPARE(panel.changedCount(), changed);
+        const int lastRow = tokens.last().at(0).value<TokenEvent>().row;
+        panel.showRow(lastRow);
+        QCOMPARE(panel.shownRow(), lastRow);
+        QCOMPARE(panel.table()->rowCount(), 5);
+        QAbstractItemModelTester tester(panel.table()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        panel.showRow(0);  // a prompt row: no SCMoE data
+        QCOMPARE(panel.shownRow(), -1);
     }
 
     void cancelledLoadLeavesNothingLoaded() {
