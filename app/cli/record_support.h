@@ -8,15 +8,17 @@
 #include "engine/sampling.h"
 #include "app/cli/args.h"
 #include "storage/database.h"
+#include "storage/prompt_recording.h"
 
 namespace moescope::cli {
 
 // name (folder name), architecture, path, config.json text, a content hash (FNV-1a 64 over config.json
 // and the sizes of the *.safetensors files: cheap, identifies a checkpoint without reading weights),
 // layers/experts/top-k and the MoE layer list.
-storage::ModelInfo model_info(const Model& model);
-std::string interventions_json(const Interventions& iv);
-std::string sampling_json(const SamplingParams& sp, int max_new_tokens);
+// (They live in storage/prompt_recording.h, shared with the app.)
+using storage::interventions_json;
+using storage::model_info;
+using storage::sampling_json;
 
 }  // namespace moescope::cli
 

@@ -2,15 +2,16 @@
 
 #include <QTabWidget>
 
+#include "app/gui/views/ftri_view.h"
 #include "app/gui/views/view_hub.h"
 
 namespace moescope::gui {
 
 void installAnalysisViews(QTabWidget* tabs, ViewHub* hub) {
-    (void)tabs;
-    (void)hub;
     // One line per view, in tab order, e.g.:
     //   tabs->addTab(new RoutingHeatmapView(hub, tabs), QObject::tr("Routing"));
+    // steer helper: fTRI, super experts, importance
+    { auto* v = new FtriView(hub, tabs); v->setObjectName(QStringLiteral("viewFtri")); tabs->addTab(v, QObject::tr("fTRI")); }
 }
 
 }  // namespace moescope::gui
