@@ -15,6 +15,7 @@
 #include "app/cli/args.h"
 #include "analysis/ftri.h"
 #include "analysis/what_if.h"
+#include "engine/prompt_logits.h"
 #include "app/cli/commands.h"
 #include "app/cli/model_flags.h"
 #include "engine/error.h"
@@ -305,17 +306,9 @@ Output what_if(const Args& a) {
     auto run = [&](const std::vector<ExpertRef>& disable) {
         Interventions iv;
         iv.disable = disable;
+        if (auto ok = Session(*model, SessionOptions{1}).set_interventions(iv); !ok.ok()) throw UsageError("--disable: " + ok.message());
         std::vector<LogitRun> out;
-        for (const auto& p : prompts) {
-            Session s(*model, SessionOptions{threads});
-            if (auto ok = s.set_interventions(iv); !ok.ok()) throw UsageError("--disable: " + ok.message());
-            LogitRun r;
-            r.vocab = V;
-            s.prefill(p, &r.logits);
-            r.targets.assign(p.begin() + 1, p.end());
-            r.targets.push_back(-1);
-            out.push_back(std::move(r));
-        }
+        for (auto& r : prompt_logits(*model, prompts, iv, threads)) out.push_back({r.vocab, std::move(r.logits), std::move(r.targets)});
         return out;
     };
     const auto base = run({});

@@ -16,6 +16,7 @@
 #include "app/gui/model_controller.h"
 #include "app/gui/model_picker.h"
 #include "app/gui/transcript_view.h"
+#include "app/gui/views/view_screenshots.h"
 
 namespace moescope::gui {
 
@@ -66,7 +67,8 @@ void ScreenshotTour::start() {
             // 6. The error dialog for a bad folder (expected failure).
             QTimer::singleShot(0, this, [this] {
                 shoot("06-error-dialog.png", w_->errorDialog());
-                emit done(0);
+                if (auto* d = w_->errorDialog()) d->close();
+                runViewScreenshots(w_, [this](const QString& name) { shoot(name); }, [this] { emit done(0); });
             });
             return;
         }

@@ -7,7 +7,10 @@
 #include "app/gui/engine_host.h"
 #include "app/gui/engine_state.h"
 #include "app/gui/views/view_hub.h"
+#include "analysis/ftri.h"
+#include "analysis/what_if.h"
 #include "engine/behavior_eval.h"
+#include "engine/prompt_logits.h"
 #include "engine/prompt_file.h"
 #include "moescope/build_info.h"
 #include "storage/prompt_recording.h"
@@ -125,6 +128,67 @@ quint64 postEvalJob(ViewHub* hub, QObject* receiver, const QString& tag, EvalReq
             out.cancelled = cancelled.load();
             out.ok = !out.cancelled;
             out.message = out.cancelled ? QObject::tr("Evaluation cancelled.") : QObject::tr("Evaluated %1 generations.").arg(total);
+        } catch (const std::exception& e) {
+            out.ok = false;
+            out.message = QString::fromUtf8(e.what());
+        }
+        host->deliver(rcv, [done, out] { done(out); });
+    });
+}
+
+quint64 postWhatIfJob(ViewHub* hub, QObject* receiver, const QString& tag, WhatIfRequest req,
+                      std::function<void(int, int)> progress, std::function<void(const WhatIfOutcome&)> done) {
+    QPointer<QObject> rcv(receiver);
+    EngineHost* host = hub->host;
+    auto state = hub->state;
+    return host->post(tag, [host, state, rcv, req, progress, done](const std::atomic<bool>& cancelled) {
+        WhatIfOutcome out;
+        try {
+            EngineState& st = *state;
+            if (!st.model) throw Error("no model is loaded");
+            if (req.chosen.empty()) throw Error("no experts to disable");
+            std::vector<PromptLine> lines = loadPrompts(st, req.file);
+            std::vector<std::vector<int32_t>> prompts;
+            for (const auto& l : lines)
+                if (l.ids.size() >= 2 && static_cast<int>(prompts.size()) < req.maxPrompts) prompts.push_back(l.ids);
+            if (prompts.empty()) throw Error(req.file.toStdString() + ": no prompt with at least 2 tokens");
+            std::vector<std::pair<QString, std::vector<ExpertRef>>> variants;
+            variants.emplace_back(QObject::tr("base"), std::vector<ExpertRef>{});
+            variants.emplace_back(req.chosenName, req.chosen);
+            for (int r = 0; r < req.randomRepeats; ++r)
+                variants.emplace_back(QObject::tr("random matched #%1").arg(r + 1),
+                                      analysis::random_matched_control(req.chosen, st.model->config().n_experts, req.seed + static_cast<quint64>(r)));
+            const int total = static_cast<int>(variants.size() * prompts.size());
+            std::vector<analysis::LogitRun> base;
+            int before = 0;
+            for (const auto& [name, set] : variants) {
+                Interventions iv;
+                iv.disable = set;
+                auto logits = prompt_logits(*st.model, prompts, iv, 0, &cancelled, [&](size_t d) {
+                    const int n = before + static_cast<int>(d);
+                    host->deliver(rcv, [progress, n, total] { progress(n, total); });
+                });
+                before += static_cast<int>(prompts.size());
+                if (cancelled.load()) break;
+                std::vector<analysis::LogitRun> runs;
+                for (auto& l : logits) runs.push_back({l.vocab, std::move(l.logits), std::move(l.targets)});
+                if (base.empty()) base = runs;
+                const analysis::DistributionShift d = analysis::distribution_shift(base, runs).value();
+                WhatIfRow row;
+                row.name = name;
+                row.disabled = set;
+                row.meanKl = d.mean_kl;
+                row.maxKl = d.max_kl;
+                row.top1 = d.top1_agreement;
+                row.pplBase = d.ppl_base;
+                row.ppl = d.ppl_variant;
+                row.positions = d.positions;
+                out.rows.push_back(row);
+            }
+            out.cancelled = cancelled.load();
+            out.ok = !out.cancelled;
+            out.message = out.cancelled ? QObject::tr("What-if cancelled.")
+                                        : QObject::tr("What-if on %1 prompts (teacher-forced, disable = router logit −inf).").arg(prompts.size());
         } catch (const std::exception& e) {
             out.ok = false;
             out.message = QString::fromUtf8(e.what());

@@ -54,11 +54,37 @@ struct EvalOutcome {
     std::vector<EvalCell> cells;          // presets x files, preset-major
 };
 
+struct WhatIfRequest {
+    QString file;                         // JSONL prompts (teacher-forced)
+    int maxPrompts = 16;                  // first N prompts of the file
+    std::vector<ExpertRef> chosen;        // e.g. the detected super experts
+    QString chosenName = QStringLiteral("super experts");
+    int randomRepeats = 1;                // random sets of the same size, matched per layer
+    quint64 seed = 0;
+};
+struct WhatIfRow {
+    QString name;
+    std::vector<ExpertRef> disabled;
+    double meanKl = 0, maxKl = 0, top1 = 1, pplBase = 0, ppl = 0;
+    qint64 positions = 0;
+};
+struct WhatIfOutcome {
+    bool ok = false;
+    bool cancelled = false;
+    QString message;
+    std::vector<WhatIfRow> rows;          // base, chosen, random...
+};
+
 // Progress callbacks get (done, total) prompts. Returns the job id; cancel with hub->host->cancel(tag).
 quint64 postRecordJob(ViewHub* hub, QObject* receiver, const QString& tag, RecordRequest request,
                       std::function<void(int done, int total)> progress, std::function<void(const RecordOutcome&)> done);
 quint64 postEvalJob(ViewHub* hub, QObject* receiver, const QString& tag, EvalRequest request,
                     std::function<void(int done, int total)> progress, std::function<void(const EvalOutcome&)> done);
+
+// Base vs `chosen` disabled vs random matched sets: engine/prompt_logits.h forward passes, compared
+// with analysis::distribution_shift.
+quint64 postWhatIfJob(ViewHub* hub, QObject* receiver, const QString& tag, WhatIfRequest request,
+                      std::function<void(int done, int total)> progress, std::function<void(const WhatIfOutcome&)> done);
 
 // <source dir>/resources/prompts/NAME when it exists (the bundled prompt sets), else "".
 QString bundledPromptFile(const QString& name);
