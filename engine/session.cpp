@@ -69,10 +69,18 @@ Result<bool> validate_interventions(const Model& model, const Interventions& iv)
 }
 
 Session::Session(const Model& model, SessionOptions options)
-    : Session(model, std::make_shared<cpu::ThreadPool>(options.n_threads)) {}
+    : Session(model, std::make_shared<cpu::ThreadPool>(options.n_threads)) {
+    if (options.kv_dtype != DType::F32 && options.kv_dtype != DType::BF16)
+        throw Error("KV cache dtype must be f32 or bf16");
+    cache_->dtype = options.kv_dtype;
+}
 
 Session::Session(const Model& model, SessionOptions options, const SessionDevice& device)
     : Session(model, std::make_shared<cpu::ThreadPool>(device.cuda ? 1 : options.n_threads)) {
+    if (options.kv_dtype != DType::F32 && options.kv_dtype != DType::BF16)
+        throw Error("KV cache dtype must be f32 or bf16");
+    if (device.cuda && options.kv_dtype != DType::F32) throw Error("a BF16 KV cache is a CPU backend option");
+    cache_->dtype = options.kv_dtype;
     if (device.cuda) {
         cuda_model_ = device.cuda;
         auto seq = gpu::CudaSequence::create(cuda_model_, device.max_context);

@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/dtype.h"
 #include "engine/error.h"
 #include "engine/interventions.h"
 #include "engine/routing_tap.h"
@@ -46,6 +47,9 @@ struct InterventionChange {
 
 struct SessionOptions {
     int n_threads = 0;         // 0 = hardware concurrency (ignored when a pool is shared by fork)
+    // CPU KV cache storage: F32 (default, the oracle) or BF16 (half the cache memory and decode KV reads;
+    // keys/values rounded to bf16, attention still computed in float32). Forks keep their parent's.
+    DType kv_dtype = DType::F32;
 };
 
 // Where the forward passes run. Default: the CPU. With `cuda` set (engine/cuda/cuda_backend.h, see

@@ -144,6 +144,7 @@ int cmd_generate(const CommandArgs& argv) {
         .flag("ignore-eos", "do not stop at EOS")
         .flag("json", "print one JSON object (text, tokens, per-step routing) instead of streaming text")
         .option("threads", "worker threads (default: all cores)")
+        .option("kv-dtype", "CPU KV cache storage: f32 (default) or bf16 (half the memory; keys/values rounded)")
         .option("scmoe", "self-contrast decoding: beta=B,alpha=A,weak=rankR|topK[,layers=L1:L2] (CPU)");
     // Interventions use the shared flags; the expert top-k is --top-k-experts here because --top-k is
     // the sampling option.
@@ -240,7 +241,12 @@ int cmd_generate(const CommandArgs& argv) {
                          args.has("json"));
     }
 
-    Session session(*model, SessionOptions{static_cast<int>(threads)},
+    SessionOptions sess_opt{static_cast<int>(threads)};
+    const std::string kv = args.get_or("kv-dtype", "f32");
+    if (kv != "f32" && kv != "bf16") throw UsageError("--kv-dtype must be f32 or bf16");
+    if (kv == "bf16" && args.get_or("device", "cpu") != "cpu") throw UsageError("--kv-dtype bf16 is a CPU option");
+    sess_opt.kv_dtype = kv == "bf16" ? DType::BF16 : DType::F32;
+    Session session(*model, sess_opt,
                     parse_device_flags(args, *model, static_cast<int64_t>(ids->size()) + max_new + 1));
     if (auto ok = session.set_interventions(iv); !ok.ok()) throw UsageError(ok.message());
     std::unique_ptr<GenerationRecording> recording;

@@ -34,8 +34,11 @@ void CpuForward::attend(int layer, KVCache& cache, int64_t pos0, int T, const fl
     const int nthreads = pool_ ? pool_->size() : 1;
     float* scores_all = buf(s_.scores, static_cast<size_t>(nthreads) * ctx);
     float* sink = want_sink ? buf(s_.sink, static_cast<size_t>(T) * nh) : nullptr;
-    const float* K = cache.k[layer].data();
-    const float* Vc = cache.v[layer].data();
+    const bool b16 = cache.dtype == DType::BF16;
+    const float* K = b16 ? nullptr : cache.k[layer].data();
+    const float* Vc = b16 ? nullptr : cache.v[layer].data();
+    const uint16_t* K16 = b16 ? cache.k16[layer].data() : nullptr;
+    const uint16_t* V16 = b16 ? cache.v16[layer].data() : nullptr;
     auto work = [&](int64_t begin, int64_t end, int ti) {
         float* sc = scores_all + static_cast<size_t>(ti) * ctx;
         for (int64_t item = begin; item < end; ++item) {
@@ -47,7 +50,8 @@ void CpuForward::attend(int layer, KVCache& cache, int64_t pos0, int T, const fl
             const float* qh = q + (static_cast<size_t>(t) * nh + h) * q_stride;
             const int64_t m = pos - lo + 1;
             // scores of keys lo..pos, one dot product each (kernels.h dot_rows_f32)
-            dot_rows_f32(qh, K + (lo * heads + kvh) * dk, int64_t(heads) * dk, m, dq, sc + lo);
+            if (b16) dot_rows_bf16(qh, K16 + (lo * heads + kvh) * dk, int64_t(heads) * dk, m, dq, sc + lo);
+            else dot_rows_f32(qh, K + (lo * heads + kvh) * dk, int64_t(heads) * dk, m, dq, sc + lo);
             float mx = -INFINITY;
             for (int64_t j = lo; j <= pos; ++j) {
                 sc[j] *= scale;
@@ -61,7 +65,8 @@ void CpuForward::attend(int layer, KVCache& cache, int64_t pos0, int T, const fl
             const float p0 = sc[lo] / sum;
             for (int64_t j = lo; j <= pos; ++j) sc[j] = sc[j] / sum;  // p = softmax(s)
             float* o = out + (static_cast<size_t>(t) * nh + h) * dv;
-            weighted_rows_f32(sc + lo, Vc + (lo * heads + kvh) * dv, int64_t(heads) * dv, m, dv, o);  // Σ p_j v_j
+            if (b16) weighted_rows_bf16(sc + lo, V16 + (lo * heads + kvh) * dv, int64_t(heads) * dv, m, dv, o);
+            else weighted_rows_f32(sc + lo, Vc + (lo * heads + kvh) * dv, int64_t(heads) * dv, m, dv, o);  // Σ p_j v_j
             if (sink) sink[t * nh + h] = lo == 0 ? p0 : 0.0f;
         }
     };
@@ -84,9 +89,12 @@ void CpuForward::attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, b
     float* q = buf(s_.q, static_cast<size_t>(T) * nh * D);    // [T][nh*D]
     float* k = buf(s_.kk, static_cast<size_t>(T) * nkv * D);  // [T][nkv*D]
     float* v = buf(s_.vv, static_cast<size_t>(T) * nkv * D);  // [T][nkv*D]
-    matmul_rows(A.q, xn, T, q);
-    matmul_rows(A.k, xn, T, k);
-    matmul_rows(A.v, xn, T, v);
+    // q, k, v in one pool dispatch (same results as three matmul_rows calls, kernels.h)
+    const MatTask qkv[3] = {{A.q.dtype, A.q.data, A.q.rows, A.q.cols, xn, T, q},
+                            {A.k.dtype, A.k.data, A.k.rows, A.k.cols, xn, T, k},
+                            {A.v.dtype, A.v.data, A.v.rows, A.v.cols, xn, T, v}};
+    const int64_t qkv_work = (A.q.rows + A.k.rows + A.v.rows) * A.q.cols * T;
+    matmul_batch(qkv, 3, qkv_work >= (1 << 15) ? pool_ : nullptr);
     add_bias(q, A.q_bias, T);
     add_bias(k, A.k_bias, T);
     add_bias(v, A.v_bias, T);
@@ -111,8 +119,7 @@ void CpuForward::attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, b
         const int64_t pos = pos0 + t;
         rope_.apply_heads(qt, nh, D, pos);
         rope_.apply_heads(kt, nkv, D, pos);
-        std::copy(kt, kt + nkv * D, cache.key(layer, pos));
-        std::copy(v + static_cast<size_t>(t) * nkv * D, v + static_cast<size_t>(t + 1) * nkv * D, cache.value(layer, pos));
+        cache.put(layer, pos, kt, v + static_cast<size_t>(t) * nkv * D);
     }
     float* attn = buf(s_.attn, static_cast<size_t>(T) * nh * D);  // [T][nh*D]
     attend(layer, cache, pos0, T, q, D, D, attn, want_sink);
@@ -146,8 +153,8 @@ void CpuForward::attention_mla(int layer, KVCache& cache, int64_t pos0, int T, b
         const int64_t pos = pos0 + t;
         float* krot = ckv + t * (kvl + rope) + kvl;  // one rope key shared by all heads
         rope_.apply(krot, pos);
-        float* kc = cache.key(layer, pos);    // [nh][nope+rope]
-        float* vc = cache.value(layer, pos);  // [nh][dv]
+        float* kc = buf(s_.kc_row, static_cast<size_t>(nh) * dq);  // [nh][nope+rope]
+        float* vc = buf(s_.vc_row, static_cast<size_t>(nh) * dv);  // [nh][dv]
         for (int h = 0; h < nh; ++h) {
             rope_.apply(q + (static_cast<size_t>(t) * nh + h) * dq + nope, pos);
             const float* kvh = kv + (static_cast<size_t>(t) * nh + h) * (nope + dv);
@@ -155,6 +162,7 @@ void CpuForward::attention_mla(int layer, KVCache& cache, int64_t pos0, int T, b
             std::copy(krot, krot + rope, kc + h * dq + nope);
             std::copy(kvh + nope, kvh + nope + dv, vc + h * dv);
         }
+        cache.put(layer, pos, kc, vc);
     }
     float* attn = buf(s_.attn, static_cast<size_t>(T) * nh * dv);  // [T][nh*dv]
     attend(layer, cache, pos0, T, q, dq, dq, attn, want_sink);

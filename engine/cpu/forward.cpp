@@ -34,6 +34,8 @@ void KVCache::init(const ModelConfig& c) {
     dv = c.attn_v_head_dim();
     k.assign(c.n_layers, {});
     v.assign(c.n_layers, {});
+    k16.assign(c.n_layers, {});
+    v16.assign(c.n_layers, {});
     n = 0;
     capacity = 0;
 }
@@ -41,9 +43,27 @@ void KVCache::init(const ModelConfig& c) {
 void KVCache::ensure(int64_t tokens) {
     if (tokens <= capacity) return;
     const int64_t cap = std::max<int64_t>({tokens, capacity * 2, 16});
-    for (auto& layer : k) layer.resize(static_cast<size_t>(cap * heads * dk));
-    for (auto& layer : v) layer.resize(static_cast<size_t>(cap * heads * dv));
+    if (dtype == DType::BF16) {
+        for (auto& layer : k16) layer.resize(static_cast<size_t>(cap * heads * dk));
+        for (auto& layer : v16) layer.resize(static_cast<size_t>(cap * heads * dv));
+    } else {
+        for (auto& layer : k) layer.resize(static_cast<size_t>(cap * heads * dk));
+        for (auto& layer : v) layer.resize(static_cast<size_t>(cap * heads * dv));
+    }
     capacity = cap;
+}
+
+void KVCache::put(int layer, int64_t pos, const float* kv, const float* vv) {
+    const size_t nk = static_cast<size_t>(heads) * dk, nv = static_cast<size_t>(heads) * dv;
+    if (dtype == DType::BF16) {
+        uint16_t* kd = k16[layer].data() + pos * nk;
+        uint16_t* vd = v16[layer].data() + pos * nv;
+        for (size_t i = 0; i < nk; ++i) kd[i] = f32_to_bf16(kv[i]);
+        for (size_t i = 0; i < nv; ++i) vd[i] = f32_to_bf16(vv[i]);
+    } else {
+        std::copy(kv, kv + nk, k[layer].data() + pos * nk);
+        std::copy(vv, vv + nv, v[layer].data() + pos * nv);
+    }
 }
 
 // ---- RoPE (architectures.md §1.2) -----------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "engine/cpu/kernels.h"
 #include "engine/cpu/router.h"
 #include "engine/interventions.h"
 #include "engine/model/model.h"
@@ -18,16 +19,19 @@ class ThreadPool;
 // Keys and values of every layer for positions [0, n). Layout per layer: K [pos][heads][dk],
 // V [pos][heads][dv] (heads = nkv for GQA, nh for MLA with the shared rope key broadcast per head), so
 // appending a token never moves earlier entries. Capacity grows geometrically (no per-token allocation).
+// dtype F32 (default) or BF16 (k16/v16 instead of k/v: values rounded to nearest even when stored).
 struct KVCache {
     int64_t n = 0;
     int64_t capacity = 0;
     int heads = 0, dk = 0, dv = 0;
-    std::vector<std::vector<float>> k, v;  // [n_layers]
+    DType dtype = DType::F32;
+    std::vector<std::vector<float>> k, v;         // [n_layers] (F32)
+    std::vector<std::vector<uint16_t>> k16, v16;  // [n_layers] (BF16)
 
     void init(const ModelConfig& c);
     void ensure(int64_t tokens);  // capacity for `tokens` positions
-    float* key(int layer, int64_t pos) { return k[layer].data() + (pos * heads) * dk; }
-    float* value(int layer, int64_t pos) { return v[layer].data() + (pos * heads) * dv; }
+    // Stores position pos of a layer: kv [heads*dk] keys, vv [heads*dv] values (float32 in).
+    void put(int layer, int64_t pos, const float* kv, const float* vv);
 };
 
 // Precomputed rotary tables: cos/sin [max_pos][rot/2] are computed on demand per position.
@@ -68,10 +72,12 @@ private:
         std::vector<std::vector<float>> sel_w;     // [T] weights
         std::vector<std::vector<int32_t>> by_expert;  // [E] token indices
         std::vector<std::vector<int32_t>> slot_of;    // [E] slot of the expert in the token's selection
+        std::vector<MatTask> tasks;                // products of one pool dispatch
         RouteScratch route;
         RouteResult rr;
         std::vector<LayerInterventions> li;        // [n_layers]
         std::vector<float> hn;                     // final norm rows
+        std::vector<float> kc_row, vc_row;         // MLA: one position's cache entry before storing
     };
 
     void attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, bool want_sink);
@@ -81,6 +87,8 @@ private:
     void moe(int layer, int64_t pos0, std::span<const int32_t> tokens, RoutingObserver* obs, CaptureLevel level,
              int step);
     void mlp(const MlpWeights& w, const float* x, int n, float* out);  // out[n][H] = mlp(x[n][H])
+    void run_expert_group(const MoeWeights& M, int e0, int e1, int64_t slots, int64_t I, float* onorm, float* omax,
+                          int E);
     void matmul_rows(const MatrixView& w, const float* x, int n, float* y);
 
     const Model& model_;

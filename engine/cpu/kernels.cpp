@@ -311,6 +311,25 @@ void weighted_rows_f32(const float* p, const float* V, int64_t ld, int64_t m, in
     for (int64_t j = 0; j < m; ++j) axpy_f32(d, p[j], V + j * ld, o);
 }
 
+void dot_rows_bf16(const float* q, const uint16_t* K, int64_t ld, int64_t m, int64_t d, float* s) {
+    if (simd_level() >= SimdLevel::AVX512) return detail::dot_rows_avx512_bf16kv(q, K, ld, m, d, s);
+    for (int64_t j = 0; j < m; ++j) {
+        const uint16_t* k = K + j * ld;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < d; ++i) acc += q[i] * bf16_to_f32(k[i]);
+        s[j] = acc;
+    }
+}
+
+void weighted_rows_bf16(const float* p, const uint16_t* V, int64_t ld, int64_t m, int64_t d, float* o) {
+    if (simd_level() >= SimdLevel::AVX512) return detail::weighted_rows_avx512_bf16kv(p, V, ld, m, d, o);
+    std::fill(o, o + d, 0.0f);
+    for (int64_t j = 0; j < m; ++j) {
+        const uint16_t* v = V + j * ld;
+        for (int64_t i = 0; i < d; ++i) o[i] += p[j] * bf16_to_f32(v[i]);
+    }
+}
+
 PeakSample measure_peak_gflops(ThreadPool* pool) {
     PeakSample out;
     out.threads = pool ? pool->size() : 1;

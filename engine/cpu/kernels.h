@@ -78,6 +78,9 @@ void axpy_f32(int64_t n, float a, const float* x, float* y);
 // level; the AVX-512 versions keep several keys in flight and o in registers.
 void dot_rows_f32(const float* q, const float* K, int64_t ld, int64_t m, int64_t d, float* s);
 void weighted_rows_f32(const float* p, const float* V, int64_t ld, int64_t m, int64_t d, float* o);
+// The same over a BF16 KV cache (values widened exactly to float32; same order of operations).
+void dot_rows_bf16(const float* q, const uint16_t* K, int64_t ld, int64_t m, int64_t d, float* s);
+void weighted_rows_bf16(const float* p, const uint16_t* V, int64_t ld, int64_t m, int64_t d, float* o);
 
 // Arithmetic peak of this machine with the pool's threads, GFLOP/s (1 multiply-add = 2 FLOP): a tight
 // in-register loop of independent 512-bit FMAs (float32) and vdpbf16ps (bf16 pairs), best of a few

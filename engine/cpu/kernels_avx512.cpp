@@ -390,6 +390,32 @@ void weighted_rows_avx512(const float* p, const float* V, int64_t ldv, int64_t m
     }
 }
 
+// BF16 KV cache: the same two operations with the cached rows widened in registers (exact).
+void dot_rows_avx512_bf16kv(const float* q, const uint16_t* K, int64_t ldk, int64_t m, int64_t d, float* s) {
+    using L = Ld<DType::BF16>;
+    const __mmask16 tail = static_cast<__mmask16>((1u << (d % 16)) - 1u);
+    const int64_t dfull = d / 16 * 16;
+    for (int64_t j = 0; j < m; ++j) {
+        const uint16_t* k = K + j * ldk;
+        __m512 a = _mm512_setzero_ps();
+        int64_t i = 0;
+        for (; i < dfull; i += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), L::full(k + i), a);
+        if (tail) a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, q + i), L::part(k + i, tail), a);
+        s[j] = _mm512_reduce_add_ps(a);
+    }
+}
+
+void weighted_rows_avx512_bf16kv(const float* p, const uint16_t* V, int64_t ldv, int64_t m, int64_t d, float* o) {
+    using L = Ld<DType::BF16>;
+    for (int64_t c = 0; c < d; c += 16) {
+        const int64_t w = std::min<int64_t>(16, d - c);
+        const __mmask16 mk = static_cast<__mmask16>(w >= 16 ? 0xffffu : (1u << w) - 1u);
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t j = 0; j < m; ++j) acc = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), L::part(V + j * ldv + c, mk), acc);
+        _mm512_mask_storeu_ps(o + c, mk, acc);
+    }
+}
+
 double peak_loop_avx512(int64_t iters) {
     // 12 independent FMA chains (more than latency x throughput): the core's float32 FMA peak.
     __m512 a[12];

@@ -43,6 +43,8 @@ void rows_avx512bf16_tok(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1
 // Attention helpers (AVX-512): bit-identical to m calls of dot_avx512 / zero + m calls of axpy_avx512.
 void dot_rows_avx512(const float* q, const float* K, int64_t ldk, int64_t m, int64_t d, float* s);
 void weighted_rows_avx512(const float* p, const float* V, int64_t ldv, int64_t m, int64_t d, float* o);
+void dot_rows_avx512_bf16kv(const float* q, const uint16_t* K, int64_t ldk, int64_t m, int64_t d, float* s);
+void weighted_rows_avx512_bf16kv(const float* p, const uint16_t* V, int64_t ldv, int64_t m, int64_t d, float* o);
 
 // Peak loops: `iters` iterations of 12 independent 512-bit FMAs (float32) / vdpbf16ps (bf16 pairs).
 double peak_loop_avx512(int64_t iters);

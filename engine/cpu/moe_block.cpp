@@ -8,15 +8,87 @@
 
 #include "engine/cpu/forward.h"
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/thread_pool.h"
 
 namespace moescope::cpu {
 
 namespace {
+constexpr int64_t kMinParallelWork = 1 << 15;  // multiply-adds below which the pool is not woken
 float* buf(std::vector<float>& v, size_t n) {
     if (v.size() < n) v.resize(n);
     return v.data();
 }
 }  // namespace
+
+// Experts [e0, e1) over their gathered tokens (slots rows in all), added into s_.tmp with their
+// routing weights in expert order; per-slot output statistics when onorm != nullptr.
+//   gx [slots][H] -> g, u [slots][I] -> silu(g)*u -> d [slots][H]
+void CpuForward::run_expert_group(const MoeWeights& M, int e0, int e1, int64_t slots, int64_t I, float* onorm,
+                                  float* omax, int E) {
+    const int H = c_.hidden_size;
+    const float* xn = s_.xn.data();
+    float* y = s_.tmp.data();
+    float* gx = buf(s_.gx, static_cast<size_t>(slots) * H);
+    float* g = buf(s_.g, static_cast<size_t>(slots * I));
+    float* u = buf(s_.u, static_cast<size_t>(slots * I));
+    float* d = buf(s_.d, static_cast<size_t>(slots) * H);
+    s_.tasks.clear();
+    int64_t off = 0;
+    for (int e = e0; e < e1; ++e) {
+        const auto& toks = s_.by_expert[e];
+        const int64_t n = static_cast<int64_t>(toks.size());
+        if (n == 0) continue;
+        for (int64_t i = 0; i < n; ++i) std::copy(xn + toks[i] * H, xn + (toks[i] + 1) * H, gx + (off + i) * H);
+        const MlpWeights& w = M.experts[e];
+        s_.tasks.push_back({w.gate.dtype, w.gate.data, I, H, gx + off * H, n, g + off * I});
+        s_.tasks.push_back({w.up.dtype, w.up.data, I, H, gx + off * H, n, u + off * I});
+        off += n;
+    }
+    const int64_t work = 2 * I * H * slots;
+    matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work >= kMinParallelWork ? pool_ : nullptr);
+    auto act = [&](int64_t b, int64_t e, int) {  // silu(gate) * up
+        for (int64_t i = b; i < e; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    };
+    if (pool_ && slots * I >= (1 << 16)) pool_->parallel_for(slots * I, act, 16);
+    else act(0, slots * I, 0);
+    s_.tasks.clear();
+    off = 0;
+    for (int e = e0; e < e1; ++e) {
+        const int64_t n = static_cast<int64_t>(s_.by_expert[e].size());
+        if (n == 0) continue;
+        const MatrixView& dn = M.experts[e].down;
+        s_.tasks.push_back({dn.dtype, dn.data, H, I, g + off * I, n, d + off * H});
+        off += n;
+    }
+    matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work / 2 >= kMinParallelWork ? pool_ : nullptr);
+    off = 0;
+    for (int e = e0; e < e1; ++e) {
+        const auto& toks = s_.by_expert[e];
+        for (size_t i = 0; i < toks.size(); ++i) {
+            const int t = toks[i], j = s_.slot_of[e][i];
+            const float w = s_.sel_w[t][j];
+            const float* de = d + (off + static_cast<int64_t>(i)) * H;
+            axpy_f32(H, w, de, y + t * H);
+            if (onorm) {
+                double ss = 0.0;
+                float mx = 0.0f;
+                int ch = 0;
+                for (int c = 0; c < H; ++c) {
+                    const float a = std::fabs(de[c]);
+                    ss += static_cast<double>(a) * a;
+                    if (a > mx) {
+                        mx = a;
+                        ch = c;
+                    }
+                }
+                onorm[t * E + j] = static_cast<float>(std::sqrt(ss));
+                omax[t * E + j] = mx;
+                s_.out_ch[t * E + j] = ch;
+            }
+        }
+        off += static_cast<int64_t>(toks.size());
+    }
+}
 
 void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, RoutingObserver* obs,
                      CaptureLevel level, int step) {
@@ -57,38 +129,26 @@ void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, R
     if (acts && s_.out_ch.size() < static_cast<size_t>(T) * E) s_.out_ch.resize(static_cast<size_t>(T) * E);
 
     std::fill(y, y + static_cast<size_t>(T) * H, 0.0f);
-    for (int e = 0; e < E; ++e) {
-        const auto& toks = s_.by_expert[e];
-        const int n = static_cast<int>(toks.size());
-        if (n == 0) continue;
-        float* gx = buf(s_.gx, static_cast<size_t>(n) * H);  // [n][H] inputs of the tokens routed to e
-        for (int i = 0; i < n; ++i) std::copy(xn + toks[i] * H, xn + (toks[i] + 1) * H, gx + i * H);
-        float* d = buf(s_.d, static_cast<size_t>(n) * H);    // [n][H] expert outputs
-        mlp(M.experts[e], gx, n, d);
-        for (int i = 0; i < n; ++i) {
-            const int t = toks[i], j = s_.slot_of[e][i];
-            const float w = s_.sel_w[t][j];
-            const float* de = d + i * H;
-            axpy_f32(H, w, de, y + t * H);
-            if (acts) {
-                double ss = 0.0;
-                float mx = 0.0f;
-                int ch = 0;
-                for (int c = 0; c < H; ++c) {
-                    const float a = std::fabs(de[c]);
-                    ss += static_cast<double>(a) * a;
-                    if (a > mx) {
-                        mx = a;
-                        ch = c;
-                    }
-                }
-                onorm[t * E + j] = static_cast<float>(std::sqrt(ss));
-                omax[t * E + j] = mx;
-                s_.out_ch[t * E + j] = ch;
-            }
-        }
+    // The routed experts run in groups of consecutive experts (all of them unless the prompt is long):
+    // one pool dispatch for every gate_proj and up_proj of the group, one for every down_proj, each
+    // expert over the tokens routed to it (gathered rows). Fewer dispatches than one mlp() per expert
+    // (k of them per decode token): each is a synchronisation point where a thread can idle. The
+    // products are the same as separate calls (kernels.h), and the outputs are combined below in
+    // expert index order, so the results are identical to the per-expert loop.
+    const MlpWeights* W0 = nullptr;
+    for (int e = 0; e < E && !W0; ++e)
+        if (!s_.by_expert[e].empty()) W0 = &M.experts[e];
+    const int64_t I = W0 ? W0->gate.rows : 0;
+    constexpr int64_t kMaxSlots = 4096;  // gathered token rows per group (bounds the scratch)
+    int e_begin = 0;
+    while (e_begin < E) {
+        int e_end = e_begin;
+        int64_t slots = 0;
+        while (e_end < E && (e_end == e_begin || slots + int64_t(s_.by_expert[e_end].size()) <= kMaxSlots))
+            slots += static_cast<int64_t>(s_.by_expert[e_end++].size());
+        if (slots > 0) run_expert_group(M, e_begin, e_end, slots, I, acts ? onorm : nullptr, omax, E);
+        e_begin = e_end;
     }
-
     float* sg = buf(s_.shared_gate, static_cast<size_t>(T));
     for (int t = 0; t < T; ++t) sg[t] = -1.0f;
     if (M.shared.gate.present()) {

@@ -18,6 +18,7 @@ private slots:
         QTest::newRow("1 thread") << QStringList{"--threads", "1"} << false;
         QTest::newRow("2 threads + capture") << QStringList{"--threads", "2", "--capture", "routing"} << true;
         QTest::newRow("1 thread fast-bf16") << QStringList{"--threads", "1", "--precision", "fast-bf16"} << false;
+        QTest::newRow("1 thread bf16 kv") << QStringList{"--threads", "1", "--kv-dtype", "bf16"} << false;
     }
     void json_report() {
         QFETCH(QStringList, extra);
@@ -34,6 +35,7 @@ private slots:
         QCOMPARE(j["prompt_len"].toInt(), 8);
         QCOMPARE(j["gen_len"].toInt(), 4);
         QCOMPARE(j["threads"].toInt(), extra[1].toInt());
+        QCOMPARE(j["kv_dtype"].toString(), QString(extra.contains("--kv-dtype") ? "bf16" : "f32"));
         const bool fast_asked = extra.contains("fast-bf16");
         if (!fast_asked) QCOMPARE(j["matmul_precision"].toString(), QString("exact"));
         if (fast_asked && j["simd"].toString() == "avx512bf16") QCOMPARE(j["matmul_precision"].toString(), QString("fast-bf16"));
@@ -84,6 +86,8 @@ private slots:
                                     << "--device";
         QTest::newRow("bad precision") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--precision", "fp8"} << 2
                                        << "--precision";
+        QTest::newRow("bad kv dtype") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--kv-dtype", "f16"} << 2
+                                      << "--kv-dtype";
         QTest::newRow("zero gen") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--gen-len", "0"} << 2
                                   << "--gen-len";
         QTest::newRow("unknown synthetic") << QStringList{"bench", "--synthetic", "gpt-9"} << 1 << "olmoe-1b-7b";

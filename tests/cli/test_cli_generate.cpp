@@ -30,6 +30,8 @@ private slots:
         QTest::newRow("disable") << "disable" << QStringList{"--disable", "1:0"};
         QTest::newRow("force") << "force" << QStringList{"--force", "1:5"};
         QTest::newRow("topk1") << "topk1" << QStringList{"--top-k-experts", "1"};
+        // the BF16 KV cache keeps the greedy continuation (its stated tolerance, tests/engine/test_kv_bf16.cpp)
+        QTest::newRow("baseline, bf16 kv cache") << "baseline" << QStringList{"--kv-dtype", "bf16"};
     }
     void greedyMatchesGolden() {
         QFETCH(QString, setting);
