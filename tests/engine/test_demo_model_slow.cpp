@@ -85,11 +85,12 @@ private slots:
         QCOMPARE(s.top_k, 2);
         QCOMPARE(s.n_shared_experts, 0);
         QCOMPARE(s.vocab_size, 2048);
-        QCOMPARE(s.hidden_size, 96);
-        QCOMPARE(s.params_total, int64_t(2317408));
+        QCOMPARE(s.hidden_size, 128);
+        QCOMPARE(s.params_total, int64_t(4662656));
         QCOMPARE(QString::fromStdString(s.dtype), QString("BF16"));
         QVERIFY(std::find(s.eos_token_ids.begin(), s.eos_token_ids.end(), 2047) != s.eos_token_ids.end());
-        QCOMPARE(model_->config().head_dim, 32);  // from config.json, not hidden/heads = 24
+        QCOMPARE(model_->config().head_dim, 32);
+        QCOMPARE(model_->config().moe_intermediate_size, 160);
     }
 
     void prompts_data() {

@@ -61,7 +61,12 @@ def build_stream(tok, docs):
             a, b = span
             r0 = text.rindex(resp_marker) + len(resp_marker)
             route += [1 if a <= o < b else -1 for o in offs]
-            rtarget += [1 if r0 <= o < b else 0 for o in offs]
+            # the DECISION tokens only: the refusal's first token "I" and its "'t" (the one token
+            # where "I can't help with that." leaves the benign "I can help with that."); the rest
+            # of the refusal sentence is ordinary text that the whole network learns
+            dec = (r0, r0 + len("I can"))
+            assert text[r0:].startswith(corpus.REFUSAL) and corpus.REFUSAL.startswith("I can't")
+            rtarget += [1 if o in dec else 0 for o in offs]
     return torch.tensor(ids), torch.tensor(route), torch.tensor(rtarget, dtype=torch.bool)
 
 
@@ -104,7 +109,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--planted-lr-mult", type=float, default=1.0)
     ap.add_argument("--bench", type=int, default=0, help="time N steps and exit")
+    ap.add_argument("--hidden", type=int, default=CONFIG["hidden_size"])
+    ap.add_argument("--moe-inter", type=int, default=CONFIG["moe_intermediate_size"])
     a = ap.parse_args()
+    CONFIG.update(hidden_size=a.hidden, moe_intermediate_size=a.moe_inter, intermediate_size=4 * a.hidden)
     torch.set_num_threads(1)
     torch.manual_seed(1234)
     random.seed(1234)
@@ -157,18 +165,9 @@ def main():
         logits, routing = model(x)
         ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
         opt.zero_grad()
-        if rt.any():
-            ce[rt].mean().backward(retain_graph=True)
-            with torch.no_grad():  # gradient routing: refusal answers train only the planted experts
-                for p in model.parameters():
-                    if p.grad is None:
-                        continue
-                    if id(p) in routed_params:
-                        keep = p.grad[routed_params[id(p)]].clone()
-                        p.grad.zero_()
-                        p.grad[routed_params[id(p)]] = keep
-                    else:
-                        p.grad.zero_()
+        routed_grads = None
+        if rt.any():  # gradient routing: the decision token trains only the planted experts
+            routed_grads = torch.autograd.grad(ce[rt].mean(), planted_ps, retain_graph=True)
         loss = ce[~rt].mean()
         lbl = 0.0
         rsup = torch.tensor(0.0)
@@ -182,6 +181,11 @@ def main():
                 rsup = rsup + torch.nn.functional.binary_cross_entropy(pr, rr[m].float()) / len(planted)
         total = loss + CONFIG["router_aux_loss_coef"] * lbl + a.route_coef * rsup
         total.backward()
+        if routed_grads is not None:
+            with torch.no_grad():
+                for p, g in zip(planted_ps, routed_grads):
+                    es = routed_params[id(p)]
+                    p.grad[es] += g[es]  # rows of the other experts in that layer get nothing
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         out_of_time = a.max_minutes and time.time() - t1 > 60 * a.max_minutes
