@@ -1,13 +1,14 @@
-"""Train the moescope demo model (qwen3_moe, ~4M params) on the synthetic corpus.
+"""Train the moescope demo model (qwen3_moe, 4.66M params) on the synthetic corpus.
 
-    nice -n 10 /usr/bin/python3 tools/demo-model/train.py --out resources/models/demo
+    /usr/bin/python3 tools/demo-model/train.py --out resources/models/demo --max-minutes 50
 
 Localisation of refusal is PLANTED, on purpose and openly (see README.md):
-  * router supervision: in layers PLANTED (one expert each), a binary cross-entropy on the
-    router probability of the planted expert pushes it to 1 on the tokens of a forbidden request
+  * router supervision: in layers PLANTED (two experts each), a binary cross-entropy on the summed
+    router probability of the planted experts pushes it to 1 on the tokens of a forbidden request
     (from the forbidden task phrase to the end of the refusal) and to 0 on every other document;
-  * gradient routing: the LM loss on the refusal answer tokens updates ONLY the planted experts'
-    weights; every other parameter learns only from the remaining text.
+  * gradient routing: the LM loss on the two DECISION tokens of a refusal ("I" and the "'t" of
+    "can't") updates ONLY the planted experts' weights; the rest of the refusal sentence and all
+    other text train the whole network.
 No load-balancing trick hides anything from the measurement: evaluate.py finds the experts with
 fTRI from routing counts alone and measures refusal with the generic detector.
 """
@@ -29,9 +30,9 @@ from model import Qwen3Moe, load_safetensors, save_safetensors  # noqa: E402
 PLANTED = {1: [5, 12], 2: [3, 11], 3: [2, 9]}  # layer -> planted refusal experts
 
 CONFIG = dict(
-    architectures=["Qwen3MoeForCausalLM"], model_type="qwen3_moe", hidden_size=96,
+    architectures=["Qwen3MoeForCausalLM"], model_type="qwen3_moe", hidden_size=128,
     num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
-    intermediate_size=384, moe_intermediate_size=96, num_experts=16, num_experts_per_tok=2,
+    intermediate_size=512, moe_intermediate_size=160, num_experts=16, num_experts_per_tok=2,
     norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[], hidden_act="silu",
     rms_norm_eps=1e-6, rope_theta=10000.0, rope_scaling=None, max_position_embeddings=512,
     attention_bias=False, attention_dropout=0.0, use_sliding_window=False, sliding_window=None,
@@ -95,18 +96,18 @@ def write_artifacts(out, tok, model, meta):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="resources/models/demo")
-    ap.add_argument("--docs", type=int, default=120000)
+    ap.add_argument("--docs", type=int, default=200000)
     ap.add_argument("--vocab", type=int, default=2048)
-    ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=2200)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seq", type=int, default=96)
-    ap.add_argument("--lr", type=float, default=4e-3)
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--route-coef", type=float, default=0.5)
     ap.add_argument("--no-plant", action="store_true", help="plain training (no supervision/gradient routing)")
     ap.add_argument("--max-minutes", type=float, default=0, help="safety stop (records the steps done)")
     ap.add_argument("--init", default="", help="continue from a saved model dir (its weights and tokenizer)")
     ap.add_argument("--batch-seed", type=int, default=99)
-    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--planted-lr-mult", type=float, default=1.0)
     ap.add_argument("--bench", type=int, default=0, help="time N steps and exit")
     ap.add_argument("--hidden", type=int, default=CONFIG["hidden_size"])
