@@ -62,7 +62,7 @@ BehaviorEvalResult evaluate_behavior(const Model& model, const Tokenizer* tok, c
             res.stopped = true;
             break;
         }
-        Session session(model, SessionOptions{o.threads});
+        Session session(model, SessionOptions{o.threads}, o.device);
         if (auto ok = session.set_interventions(o.interventions); !ok.ok()) throw Error(ok.message());
         const GenerateResult r = generate(session, prompts[i].ids, g, [&](const GeneratedToken&) { return !stopped(); });
         if (stopped()) {

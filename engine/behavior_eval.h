@@ -14,6 +14,7 @@
 #include "engine/interventions.h"
 #include "engine/model/model.h"
 #include "engine/prompt_file.h"
+#include "engine/session.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace moescope {
@@ -35,6 +36,7 @@ struct BehaviorEvalOptions {
     int max_new_tokens = 12;         // tools/mote_demo.py --max-new default
     Interventions interventions;
     int threads = 0;
+    SessionDevice device;            // CPU by default; the app passes the loaded model's device
     const std::atomic<bool>* stop = nullptr;  // polled per token; the result is then partial (stopped)
 };
 

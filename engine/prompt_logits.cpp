@@ -6,11 +6,11 @@ namespace moescope {
 
 std::vector<PromptLogits> prompt_logits(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
                                         const Interventions& iv, int threads, const std::atomic<bool>* stop,
-                                        const std::function<void(size_t)>& on_progress) {
+                                        const std::function<void(size_t)>& on_progress, const SessionDevice& device) {
     std::vector<PromptLogits> out;
     for (const auto& p : prompts) {
         if (stop && stop->load()) break;
-        Session s(model, SessionOptions{threads});
+        Session s(model, SessionOptions{threads}, device);
         if (auto ok = s.set_interventions(iv); !ok.ok()) throw Error("interventions: " + ok.message());
         PromptLogits r;
         r.vocab = model.config().vocab_size;

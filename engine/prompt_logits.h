@@ -10,6 +10,7 @@
 
 #include "engine/interventions.h"
 #include "engine/model/model.h"
+#include "engine/session.h"
 
 namespace moescope {
 
@@ -24,6 +25,7 @@ struct PromptLogits {
 std::vector<PromptLogits> prompt_logits(const Model& model, const std::vector<std::vector<int32_t>>& prompts,
                                         const Interventions& interventions, int threads = 0,
                                         const std::atomic<bool>* stop = nullptr,
-                                        const std::function<void(size_t done)>& on_progress = {});
+                                        const std::function<void(size_t done)>& on_progress = {},
+                                        const SessionDevice& device = {});
 
 }  // namespace moescope

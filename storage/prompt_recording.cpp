@@ -139,7 +139,7 @@ PromptRecordingResult record_prompts(Database& db, const Model& model, const Tok
     try {
         for (size_t i = 0; i < prompts.size() && !stopped() && !rec.failed(); ++i) {
             const PromptLine& p = prompts[i];
-            Session session(model, SessionOptions{o.threads});
+            Session session(model, SessionOptions{o.threads}, o.device);
             (void)session.set_interventions(iv);  // validated above
             session.set_observer(&rec);
             rec.begin_sequence(prompt_ids[i]);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/session.h"
 #include "engine/interventions.h"
 #include "engine/model/model.h"
 #include "engine/prompt_file.h"
@@ -37,6 +38,7 @@ struct PromptRecordingOptions {
     SamplingParams sampling;                // default greedy
     bool stop_on_eos = true;
     int threads = 0;                        // 0 = all cores
+    SessionDevice device;                   // CPU by default; the app passes the loaded model's device
     Interventions interventions;
     const std::atomic<bool>* stop = nullptr;  // polled per token; raised -> the run ends Interrupted
     std::string stop_detail = "stopped by the user";

@@ -268,6 +268,7 @@ void MainWindow::wire() {
     connect(runs_, &RunsPanel::runOpened, this, &MainWindow::replayRun);
     connect(runs_, &RunsPanel::databaseOpened, hub_, &ViewHub::databaseChanged);
     connect(runs_, &RunsPanel::runsListed, hub_, [this](int) { emit hub_->runsChanged(); });
+    connect(hub_, &ViewHub::runsRecorded, runs_, &RunsPanel::refresh);
     connect(models_, &ModelController::loaded, hub_, [this](const ModelSummary& s) { emit hub_->modelChanged(QString::fromStdString(s.path)); });
     connect(runs_, &RunsPanel::exported, this, [this](const QString& p) { statusBar()->showMessage(tr("Exported %1").arg(p), 5000); });
 

@@ -58,6 +58,7 @@ quint64 postRecordJob(ViewHub* hub, QObject* receiver, const QString& tag, Recor
                 o.level = req.level;
                 o.sink_per_head = req.sinkPerHead;
                 o.max_new_tokens = req.maxNew;
+                o.device = st.device;  // the loaded model's device (CPU or its GPU copy)
                 o.stop = &cancelled;
                 const auto r = storage::record_prompts(*st.db, *st.model, st.tokenizer ? &*st.tokenizer : nullptr, sets[i], o, {},
                                                        [&](const storage::PromptRecordingResult& p) {
@@ -107,6 +108,7 @@ quint64 postEvalJob(ViewHub* hub, QObject* receiver, const QString& tag, EvalReq
                     BehaviorEvalOptions o;
                     o.max_new_tokens = req.maxNew;
                     o.interventions = p.interventions;
+                    o.device = st.device;
                     o.stop = &cancelled;
                     const auto r = evaluate_behavior(*st.model, st.tokenizer ? &*st.tokenizer : nullptr, sets[i], det, o,
                                                      [&](size_t d) {
@@ -167,7 +169,7 @@ quint64 postWhatIfJob(ViewHub* hub, QObject* receiver, const QString& tag, WhatI
                 auto logits = prompt_logits(*st.model, prompts, iv, 0, &cancelled, [&](size_t d) {
                     const int n = before + static_cast<int>(d);
                     host->deliver(rcv, [progress, n, total] { progress(n, total); });
-                });
+                }, st.device);
                 before += static_cast<int>(prompts.size());
                 if (cancelled.load()) break;
                 std::vector<analysis::LogitRun> runs;

@@ -535,7 +535,7 @@ void FtriView::recordNow() {
             setJobRunning(kRecordTag, false);
             setStatus(o.message);
             cache_->clear();
-            if (!o.runIds.isEmpty()) emit hub_->runsChanged();
+            if (!o.runIds.isEmpty()) emit hub_->runsRecorded();
             if (o.ok && o.sets.size() >= 2) {
                 pendingBehavior_ = o.sets.at(0);
                 pendingControl_ = o.sets.at(1);

@@ -518,7 +518,7 @@ void SuperExpertsView::recordNow() {
             status_->setText(o.message);
             if (!o.runIds.isEmpty()) {
                 pendingRun_ = o.runIds.last();
-                emit hub_->runsChanged();
+                emit hub_->runsRecorded();
                 refreshRuns();
             }
             emit recordFinished(o.ok, o.message);

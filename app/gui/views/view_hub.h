@@ -24,7 +24,10 @@ struct EngineState;
 class ViewHub : public QObject {
     Q_OBJECT
 public:
-    explicit ViewHub(QObject* parent = nullptr) : QObject(parent) {}
+    explicit ViewHub(QObject* parent = nullptr) : QObject(parent) {
+        // Views that recorded runs refresh at once; the shell also refreshes its Runs dock.
+        connect(this, &ViewHub::runsRecorded, this, &ViewHub::runsChanged);
+    }
 
     RunContext* context = nullptr;
     EngineHost* host = nullptr;
@@ -37,6 +40,7 @@ signals:
     // The shell emits these; views refresh their pickers (prompt sets, runs) or enable engine actions.
     void databaseChanged(const QString& path);
     void runsChanged();                        // a run was recorded, renamed or deleted
+    void runsRecorded();                       // a view wrote runs: the Runs dock refreshes, then runsChanged
     void modelChanged(const QString& path);    // "" = unloaded
 };
 
