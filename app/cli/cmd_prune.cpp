@@ -2,172 +2,21 @@
 //
 // The plan is what `analyze importance --plan-out` writes:
 //   {"kind": "moescope.prune_plan", "n_experts": E, "layers": [{"layer": L, "keep": [e, ...]}, ...]}
-// Every MoE layer must keep the same number of experts K (config.json has one expert count); a MoE layer
-// missing from the plan must therefore keep all E, so K = E there — the plan has to list every MoE layer
-// unless it keeps everything. For each MoE layer the kept experts are renumbered 0..K-1 in ascending
-// original id (the config gets "moescope_prune" with the original ids per layer, to map results back):
-//   - router `...gate.weight` [E, H] keeps the rows of the kept experts (and DeepSeek's
-//     `gate.e_score_correction_bias` [E] its entries);
-//   - per-expert tensors `...experts.{e}.*` of dropped experts are removed, kept ones renamed;
-//   - fused tensors `...experts.gate_up_proj` [E, 2I, H] / `...experts.down_proj` [E, H, I] keep slices;
-//   - config.json: num_local_experts / num_experts / n_routed_experts set to K (whichever keys exist);
-//   - every other tensor and file (tokenizer, generation config) is copied unchanged; sharded checkpoints
-//     keep their shard names and get a rewritten model.safetensors.index.json.
-// For softmax routers, removing router rows equals masking those logits to -inf (P1, methods.md §0.3),
-// so the pruned model computes exactly what the original computes with the dropped experts disabled.
-// DeepSeek-V3 group-limited routing regroups experts (groups are contiguous id ranges), so its pruned
-// model differs from masking; prune refuses plans whose K is not divisible by n_group.
-#include <algorithm>
+// The pruning itself (plan rules, tensor selection, config rewrite) is engine/model/prune.h, shared with
+// the app's Importance view ("Export pruned model…"); this file is argument parsing and the JSON report.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <regex>
-#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
-#include "engine/model/config.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/prune.h"
 
 namespace moescope::cli {
-namespace {
-
-namespace fs = std::filesystem;
-
-std::string read_text(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) throw Error(p.string() + ": cannot open");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) throw Error(p.string() + ": read failed");
-    return s;
-}
-
-void write_text(const fs::path& p, const std::string& text) {
-    std::ofstream f(p, std::ios::binary);
-    if (!f) throw Error(p.string() + ": cannot open for writing");
-    f << text;
-    if (!f) throw Error(p.string() + ": write failed");
-}
-
-nlohmann::json parse_json(const std::string& text, const std::string& what) {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) throw Error(what + ": invalid JSON");
-    return j;
-}
-
-// layer -> kept original expert ids (ascending)
-using Plan = std::map<int, std::vector<int>>;
-
-Plan read_plan(const std::string& path, const ModelConfig& c) {
-    const auto j = parse_json(read_text(path), path);
-    if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array())
-        throw Error(path + ": expected {\"layers\": [{\"layer\": L, \"keep\": [...]}, ...]}");
-    if (j.contains("n_experts") && j["n_experts"].is_number_integer() && j["n_experts"].get<int>() != c.n_experts)
-        throw Error(path + ": plan was made for " + std::to_string(j["n_experts"].get<int>()) + " experts, the model has " +
-                    std::to_string(c.n_experts));
-    Plan plan;
-    for (size_t i = 0; i < j["layers"].size(); ++i) {
-        const auto& l = j["layers"][i];
-        const std::string where = path + ": layers[" + std::to_string(i) + "]";
-        if (!l.is_object() || !l.contains("layer") || !l["layer"].is_number_integer() || !l.contains("keep") ||
-            !l["keep"].is_array())
-            throw Error(where + ": expected {\"layer\": L, \"keep\": [...]}");
-        const int L = l["layer"].get<int>();
-        if (!c.is_moe(L)) throw Error(where + ": layer " + std::to_string(L) + " is not a MoE layer of this model");
-        if (plan.count(L)) throw Error(where + ": layer " + std::to_string(L) + " listed twice");
-        std::set<int> keep;
-        for (const auto& e : l["keep"]) {
-            if (!e.is_number_integer() || e.get<int>() < 0 || e.get<int>() >= c.n_experts)
-                throw Error(where + ": expert ids must be integers in [0, " + std::to_string(c.n_experts) + ")");
-            if (!keep.insert(e.get<int>()).second) throw Error(where + ": expert " + std::to_string(e.get<int>()) + " listed twice");
-        }
-        plan[L].assign(keep.begin(), keep.end());
-    }
-    if (plan.empty()) throw Error(path + ": the plan lists no layers");
-    const size_t K = plan.begin()->second.size();
-    for (const auto& [L, keep] : plan)
-        if (keep.size() != K)
-            throw Error(path + ": every MoE layer must keep the same number of experts (config.json has one count): layer " +
-                        std::to_string(plan.begin()->first) + " keeps " + std::to_string(K) + ", layer " +
-                        std::to_string(L) + " keeps " + std::to_string(keep.size()));
-    if (K < static_cast<size_t>(c.top_k))
-        throw Error(path + ": keeping " + std::to_string(K) + " experts per layer is fewer than num_experts_per_tok (" +
-                    std::to_string(c.top_k) + ")");
-    for (int L : c.moe_layers)
-        if (!plan.count(L)) {
-            if (K != static_cast<size_t>(c.n_experts))
-                throw Error(path + ": MoE layer " + std::to_string(L) + " is missing from the plan (all MoE layers must keep " +
-                            std::to_string(K) + ")");
-            plan[L].resize(c.n_experts);
-            for (int e = 0; e < c.n_experts; ++e) plan[L][e] = e;
-        }
-    if (c.n_group > 1 && K % static_cast<size_t>(c.n_group) != 0)
-        throw Error(path + ": " + std::to_string(K) + " experts per layer is not divisible by n_group (" +
-                    std::to_string(c.n_group) + ")");
-    return plan;
-}
-
-// Copies rows `keep` along dimension 0 of a tensor.
-std::vector<uint8_t> select_rows(const TensorInfo& t, const std::vector<int>& keep) {
-    const size_t row = t.nbytes() / static_cast<size_t>(t.shape.at(0));
-    std::vector<uint8_t> out;
-    out.reserve(row * keep.size());
-    for (int e : keep) out.insert(out.end(), t.data + e * row, t.data + (e + 1) * row);
-    return out;
-}
-
-struct PruneStats {
-    int64_t removed_tensors = 0, sliced_tensors = 0, copied_tensors = 0;
-};
-
-// Rewrites one safetensors file into `writer`.
-void prune_file(const SafetensorsFile& in, const Plan& plan, SafetensorsWriter& w, PruneStats& st) {
-    static const std::regex per_expert(R"(^(model\.layers\.(\d+)\.(?:block_sparse_moe|mlp)\.experts\.)(\d+)(\..+)$)");
-    static const std::regex fused(R"(^model\.layers\.(\d+)\.(?:block_sparse_moe|mlp)\.experts\.(?:gate_up_proj|down_proj)$)");
-    static const std::regex router(R"(^model\.layers\.(\d+)\.(?:block_sparse_moe|mlp)\.gate\.(?:weight|e_score_correction_bias)$)");
-    for (const auto& kv : in.metadata()) w.set_metadata(kv.first, kv.second);
-    for (const TensorInfo& t : in.tensors()) {
-        std::smatch m;
-        std::vector<uint8_t> bytes(t.data, t.data + t.nbytes());
-        if (std::regex_match(t.name, m, per_expert)) {
-            const auto it = plan.find(std::stoi(m[2].str()));
-            if (it != plan.end()) {
-                const auto& keep = it->second;
-                const auto pos = std::find(keep.begin(), keep.end(), std::stoi(m[3].str()));
-                if (pos == keep.end()) {
-                    ++st.removed_tensors;
-                    continue;
-                }
-                w.add_raw(m[1].str() + std::to_string(pos - keep.begin()) + m[4].str(), t.dtype_name, t.shape, std::move(bytes));
-                ++st.copied_tensors;
-                continue;
-            }
-        } else if (std::regex_match(t.name, m, fused) || std::regex_match(t.name, m, router)) {
-            const auto it = plan.find(std::stoi(m[1].str()));
-            if (it != plan.end()) {
-                if (t.shape.empty()) throw Error(in.path() + ": tensor '" + t.name + "' has no expert dimension");
-                std::vector<int64_t> shape = t.shape;
-                for (int e : it->second)
-                    if (e >= shape[0])
-                        throw Error(in.path() + ": tensor '" + t.name + "' has " + std::to_string(shape[0]) +
-                                    " rows, the plan keeps expert " + std::to_string(e));
-                shape[0] = static_cast<int64_t>(it->second.size());
-                w.add_raw(t.name, t.dtype_name, shape, select_rows(t, it->second));
-                ++st.sliced_tensors;
-                continue;
-            }
-        }
-        w.add_raw(t.name, t.dtype_name, t.shape, std::move(bytes));
-        ++st.copied_tensors;
-    }
-}
-
-}  // namespace
 
 int cmd_prune(const CommandArgs& argv) {
+    namespace fs = std::filesystem;
     Args args;
     args.positional("MODEL", "model folder (Hugging Face layout)")
         .option("plan", "prune plan JSON (moescope-cli analyze importance --plan-out)")
@@ -184,93 +33,19 @@ int cmd_prune(const CommandArgs& argv) {
     if (!fs::is_directory(model_dir)) throw Error(model_dir.string() + ": not a model folder");
     std::error_code ec;
     if (fs::equivalent(model_dir, out_dir, ec)) throw UsageError("--out must differ from MODEL");
-    if (fs::exists(out_dir) && !fs::is_empty(out_dir) && !args.has("force"))
-        throw Error(out_dir.string() + ": exists and is not empty (use --force to overwrite)");
 
-    const std::string config_text = read_text(model_dir / "config.json");
-    const std::string gen_text = fs::exists(model_dir / "generation_config.json") ? read_text(model_dir / "generation_config.json") : "";
-    auto cfg = parse_model_config(config_text, gen_text, (model_dir / "config.json").string());
-    if (!cfg.ok()) throw cfg.error();
-    const ModelConfig& c = cfg.value();
-    const Plan plan = read_plan(plan_path, c);
-    const int K = static_cast<int>(plan.begin()->second.size());
-
-    // Which safetensors files make up the checkpoint.
-    std::vector<std::string> shards;
-    nlohmann::json index;
-    const bool sharded = fs::exists(model_dir / "model.safetensors.index.json");
-    if (sharded) {
-        index = parse_json(read_text(model_dir / "model.safetensors.index.json"), (model_dir / "model.safetensors.index.json").string());
-        if (!index.contains("weight_map") || !index["weight_map"].is_object())
-            throw Error((model_dir / "model.safetensors.index.json").string() + ": missing 'weight_map' object");
-        std::set<std::string> files;
-        for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) files.insert(it.value().get<std::string>());
-        shards.assign(files.begin(), files.end());
-    } else if (fs::exists(model_dir / "model.safetensors")) {
-        shards = {"model.safetensors"};
-    } else {
-        throw Error(model_dir.string() + ": no model.safetensors or model.safetensors.index.json");
-    }
-
-    fs::create_directories(out_dir);
-    PruneStats st;
-    nlohmann::json weight_map = nlohmann::json::object();
-    uint64_t total = 0;
-    for (const auto& shard : shards) {
-        auto file = SafetensorsFile::open((model_dir / shard).string());
-        if (!file.ok()) throw file.error();
-        SafetensorsWriter w;
-        prune_file(*file.value(), plan, w, st);
-        const std::vector<uint8_t> bytes = w.serialize();
-        const auto pruned = SafetensorsFile::parse(shard, bytes);  // re-validate what we are about to write
-        if (!pruned.ok()) throw Error("pruned " + shard + " failed validation: " + pruned.message());
-        for (const auto& t : pruned.value()->tensors()) {
-            weight_map[t.name] = shard;
-            total += t.nbytes();
-        }
-        w.write((out_dir / shard).string());
-    }
-    if (sharded) {
-        index["weight_map"] = weight_map;
-        if (!index.contains("metadata") || !index["metadata"].is_object()) index["metadata"] = nlohmann::json::object();
-        index["metadata"]["total_size"] = total;
-        write_text(out_dir / "model.safetensors.index.json", index.dump(2) + "\n");
-    }
-
-    // config.json with the new expert count and the original ids per layer.
-    auto config = parse_json(config_text, (model_dir / "config.json").string());
-    bool updated = false;
-    for (const char* key : {"num_local_experts", "num_experts", "n_routed_experts"})
-        if (config.contains(key)) {
-            config[key] = K;
-            updated = true;
-        }
-    if (!updated) throw Error((model_dir / "config.json").string() + ": no num_local_experts / num_experts / n_routed_experts key");
-    nlohmann::json kept = nlohmann::json::object();
-    for (const auto& [L, keep] : plan) kept[std::to_string(L)] = keep;
-    config["moescope_prune"] = {{"original_num_experts", c.n_experts}, {"kept_experts", kept}, {"plan", plan_path}};
-    write_text(out_dir / "config.json", config.dump(2) + "\n");
-
-    // Everything else (tokenizer, generation config, ...) unchanged.
-    for (const auto& entry : fs::directory_iterator(model_dir)) {
-        if (!entry.is_regular_file()) continue;
-        const std::string name = entry.path().filename().string();
-        if (name == "config.json" || name == "model.safetensors.index.json" ||
-            std::find(shards.begin(), shards.end(), name) != shards.end())
-            continue;
-        if (entry.path().extension() == ".safetensors") continue;  // stray weights not in the checkpoint
-        fs::copy_file(entry.path(), out_dir / name, fs::copy_options::overwrite_existing);
-    }
-
+    PruneOptions o;
+    o.force = args.has("force");
+    const PruneReport st = prune_checkpoint(model_dir.string(), out_dir.string(), read_prune_plan(plan_path), o);
     nlohmann::json report = {{"model", model_dir.string()},
                              {"out", out_dir.string()},
-                             {"original_num_experts", c.n_experts},
-                             {"num_experts", K},
-                             {"layers", plan.size()},
+                             {"original_num_experts", st.original_num_experts},
+                             {"num_experts", st.num_experts},
+                             {"layers", st.layers},
                              {"removed_tensors", st.removed_tensors},
                              {"sliced_tensors", st.sliced_tensors},
                              {"copied_tensors", st.copied_tensors},
-                             {"weight_bytes", total}};
+                             {"weight_bytes", st.weight_bytes}};
     std::cout << report.dump(2) << "\n";
     return 0;
 }
