@@ -119,4 +119,17 @@ Result<ImportanceResult> expert_importance(const RoutingArrays& a, const Importa
     });
 }
 
+std::vector<double> kept_fraction(const std::vector<std::vector<double>>& values, const std::vector<std::vector<int>>& keep) {
+    std::vector<double> out(values.size(), 1.0);
+    for (size_t l = 0; l < values.size(); ++l) {
+        double total = 0, kept = 0;
+        for (double v : values[l]) total += v;
+        if (l < keep.size())
+            for (int e : keep[l])
+                if (e >= 0 && static_cast<size_t>(e) < values[l].size()) kept += values[l][static_cast<size_t>(e)];
+        if (total > 0) out[l] = std::min(1.0, kept / total);
+    }
+    return out;
+}
+
 }  // namespace moescope::analysis

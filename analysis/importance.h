@@ -50,4 +50,9 @@ struct ImportanceResult {
 };
 Result<ImportanceResult> expert_importance(const RoutingArrays& a, const ImportanceOptions& o);
 
+// Coverage of a keep plan: per layer, sum of values[l][e] over kept e / sum over all e (the fraction of the
+// importance or routing mass the kept experts carry). A layer whose values sum to 0 counts as fully
+// covered (1.0). values and keep are [n_moe][...] as in ImportanceResult.
+std::vector<double> kept_fraction(const std::vector<std::vector<double>>& values, const std::vector<std::vector<int>>& keep);
+
 }  // namespace moescope::analysis

@@ -108,6 +108,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         tabs_->setCurrentWidget(generatePanel_);
         statusBar()->showMessage(tr("Preset \"%1\" applied to the expert grid").arg(name), 5000);
     };
+    hub_->openModel = [this](const QString& path) { setModelPath(path); };
     installAnalysisViews(tabs_, hub_);
 
     buildMenus();

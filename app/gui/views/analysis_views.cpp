@@ -3,6 +3,7 @@
 #include <QTabWidget>
 
 #include "app/gui/views/ftri_view.h"
+#include "app/gui/views/importance_view.h"
 #include "app/gui/views/super_experts_view.h"
 #include "app/gui/views/view_hub.h"
 
@@ -14,6 +15,7 @@ void installAnalysisViews(QTabWidget* tabs, ViewHub* hub) {
     // steer helper: fTRI, super experts, importance
     { auto* v = new FtriView(hub, tabs); v->setObjectName(QStringLiteral("viewFtri")); tabs->addTab(v, QObject::tr("fTRI")); }
     { auto* v = new SuperExpertsView(hub, tabs); v->setObjectName(QStringLiteral("viewSuperExperts")); tabs->addTab(v, QObject::tr("Super experts")); }
+    { auto* v = new ImportanceView(hub, tabs); v->setObjectName(QStringLiteral("viewImportance")); tabs->addTab(v, QObject::tr("Importance")); }
 }
 
 }  // namespace moescope::gui

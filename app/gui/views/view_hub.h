@@ -35,6 +35,7 @@ public:
     std::function<QString()> databasePath = [] { return QString(); };
     std::function<QString()> modelPath = [] { return QString(); };
     std::function<void(const QString& name, const Interventions&)> applyPreset = [](const QString&, const Interventions&) {};
+    std::function<void(const QString& path)> openModel = [](const QString&) {};  // e.g. a pruned checkpoint
 
 signals:
     // The shell emits these; views refresh their pickers (prompt sets, runs) or enable engine actions.

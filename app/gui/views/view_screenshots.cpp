@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/gui/views/ftri_view.h"
+#include "app/gui/views/importance_view.h"
 #include "app/gui/views/super_experts_view.h"
 
 namespace moescope::gui {
@@ -88,6 +89,27 @@ void runViewScreenshots(QWidget* window, std::function<void(const QString&)> sho
         QObject::connect(v, &SuperExpertsView::whatIfReady, v, [finish] { finish(); });
         QObject::connect(v, &SuperExpertsView::failed, v, [finish] { finish(); });
         v->recordNow();
+    });
+    // Importance: frequency importance of the newest run (the tour's earlier steps recorded some),
+    // keep half the experts, shoot.
+    steps->push_back([window, shoot](std::function<void()> next) {
+        auto* v = window->findChild<ImportanceView*>(QStringLiteral("viewImportance"));
+        if (!v) return next();
+        bringToFront(v);
+        auto once = std::make_shared<bool>(false);
+        auto finish = [v, shoot, next, once] {
+            if (*once) return;
+            *once = true;
+            QObject::disconnect(v, nullptr, v, nullptr);
+            shoot(QStringLiteral("view_importance.png"));
+            next();
+        };
+        QObject::connect(v, &ImportanceView::resultReady, v, [finish] { finish(); });
+        QObject::connect(v, &ImportanceView::failed, v, [finish] { finish(); });
+        QObject::connect(v, &ImportanceView::sourcesRefreshed, v, [v, finish] {
+            if (v->sources().isEmpty()) finish();
+        });
+        v->refreshSources();
     });
     runSteps(steps, 0, std::move(finished));
 }
