@@ -112,7 +112,7 @@ ImportanceView::ImportanceView(ViewHub* hub, QWidget* parent)
     coverageChart_ = new QChartView(new QChart, this);
     coverageChart_->setObjectName(QStringLiteral("importanceCoverageChart"));
     coverageChart_->setRenderHint(QPainter::Antialiasing);
-    coverageChart_->setMinimumHeight(200);
+    coverageChart_->setMinimumHeight(260);
 
     auto* top = new QSplitter(Qt::Horizontal, this);
     top->addWidget(withBar(top, new ExportBar(QStringLiteral("importance_heatmap"), heatmap_, nullptr, top), heatmap_));
@@ -120,8 +120,8 @@ ImportanceView::ImportanceView(ViewHub* hub, QWidget* parent)
     auto* vs = new QSplitter(Qt::Vertical, this);
     vs->addWidget(top);
     vs->addWidget(withBar(vs, new ExportBar(QStringLiteral("importance_coverage"), coverageChart_, nullptr, vs), coverageChart_));
-    vs->setStretchFactor(0, 3);
-    vs->setStretchFactor(1, 2);
+    vs->setStretchFactor(0, 1);
+    vs->setStretchFactor(1, 1);
     root->addWidget(vs, 1);
 
     auto* jobRow = new QHBoxLayout;
@@ -364,6 +364,7 @@ void ImportanceView::showResult(analysis::ImportanceResult r) {
     auto* ax = new QValueAxis;
     ax->setTitleText(tr("layer"));
     ax->setLabelFormat(QStringLiteral("%d"));
+    ax->setTickCount(std::clamp(nMoe, 2, 9));
     ax->setRange(r.moe_layers.empty() ? 0 : r.moe_layers.front(), r.moe_layers.empty() ? 1 : std::max(r.moe_layers.back(), r.moe_layers.front() + 1));
     auto* ay = new QValueAxis;
     ay->setTitleText(tr("fraction kept"));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/gui/views/ftri_view.h"
+#include "app/gui/views/heatmap_widget.h"
 #include "app/gui/views/importance_view.h"
 #include "app/gui/views/super_experts_view.h"
 
@@ -101,6 +102,7 @@ void runViewScreenshots(QWidget* window, std::function<void(const QString&)> sho
             if (*once) return;
             *once = true;
             QObject::disconnect(v, nullptr, v, nullptr);
+            v->heatmap()->zoomToFit();
             shoot(QStringLiteral("view_importance.png"));
             next();
         };
