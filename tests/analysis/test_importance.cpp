@@ -104,6 +104,25 @@ private slots:
         QCOMPARE(r.ok(), message.isEmpty());
         if (!message.isEmpty()) QVERIFY2(r.message().find(message.toStdString()) != std::string::npos, r.message().c_str());
     }
+    // kept_fraction: hand-computed shares; a zero layer counts as covered; out-of-range ids are ignored.
+    void kept_fraction_values_data() {
+        QTest::addColumn<QVector<double>>("values");
+        QTest::addColumn<QVector<int>>("keep");
+        QTest::addColumn<double>("expected");
+        QTest::newRow("half of the mass") << QVector<double>{4, 3, 2, 1} << QVector<int>{1, 3} << 0.4;
+        QTest::newRow("all kept") << QVector<double>{4, 3, 2, 1} << QVector<int>{0, 1, 2, 3} << 1.0;
+        QTest::newRow("none kept") << QVector<double>{4, 3, 2, 1} << QVector<int>{} << 0.0;
+        QTest::newRow("zero layer") << QVector<double>{0, 0, 0} << QVector<int>{0} << 1.0;
+        QTest::newRow("bad id ignored") << QVector<double>{1, 1} << QVector<int>{0, 7, -1} << 0.5;
+    }
+    void kept_fraction_values() {
+        QFETCH(QVector<double>, values);
+        QFETCH(QVector<int>, keep);
+        QFETCH(double, expected);
+        const auto f = kept_fraction({std::vector<double>(values.begin(), values.end())}, {std::vector<int>(keep.begin(), keep.end())});
+        QCOMPARE(f.size(), size_t(1));
+        QCOMPARE(f[0], expected);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestImportance)
