@@ -169,6 +169,11 @@ Result<RecordedSinkResult> attention_sinks(const RoutingArrays& a, const TokenFi
         if (a.sink_mass.empty() || a.n_layers <= 0)
             throw Error("attention sinks need the recorded attention mass on position 0: record the runs with capture "
                         "level 'activations'");
+        const bool per_head = a.has_sink_heads() && a.n_heads > 0;
+        if (per_head && a.sink_mass_head.size() != static_cast<size_t>(a.n_tokens) * a.n_layers * a.n_heads)
+            throw Error("attention sinks: sink_mass_head has " + std::to_string(a.sink_mass_head.size()) +
+                        " values, expected n_tokens x n_layers x n_heads = " +
+                        std::to_string(static_cast<size_t>(a.n_tokens) * a.n_layers * a.n_heads));
         auto rows = select_rows(a, filter, "attention sinks");
         if (!rows) throw rows.error();
         std::vector<int64_t> q;
@@ -178,20 +183,55 @@ Result<RecordedSinkResult> attention_sinks(const RoutingArrays& a, const TokenFi
         RecordedSinkResult r;
         r.options = o;
         r.queries = static_cast<int64_t>(q.size());
-        int sinks = 0;
+        r.n_heads = per_head ? a.n_heads : 0;
+        // mean over the query tokens of one recorded value, skipping token-layers without a row (NaN)
+        auto mean_over = [&](auto value_of) {
+            double sum = 0;
+            int64_t n = 0;
+            for (int64_t t : q) {
+                const double v = value_of(t);
+                if (std::isnan(v)) continue;
+                sum += v;
+                ++n;
+            }
+            return n > 0 ? sum / static_cast<double>(n) : std::nan("");
+        };
+        int sink_layers = 0, sink_pairs = 0, pairs = 0, layers_seen = 0;
         for (int l = 0; l < a.n_layers; ++l) {
             LayerSink L;
             L.layer = l;
-            for (int64_t t : q) L.alpha_first += a.sink_mass[static_cast<size_t>(t) * a.n_layers + l];
-            L.alpha_first /= static_cast<double>(q.size());
-            L.sink = L.alpha_first > o.epsilon;
-            sinks += L.sink;
-            r.layers.push_back(L);
+            L.alpha_first = mean_over([&](int64_t t) { return static_cast<double>(a.sink_mass[a.layer_index(t, l)]); });
+            L.sink = L.alpha_first > o.epsilon;  // false for NaN (no rows)
+            if (!std::isnan(L.alpha_first)) ++layers_seen;
+            sink_layers += L.sink;
+            for (int h = 0; h < r.n_heads; ++h) {
+                HeadSink H;
+                H.head = h;
+                H.alpha_first = mean_over([&](int64_t t) { return static_cast<double>(a.sink_mass_head[a.head_index(t, l, h)]); });
+                H.sink = H.alpha_first > o.epsilon;
+                if (!std::isnan(H.alpha_first)) ++pairs;
+                L.sink_heads += H.sink;
+                sink_pairs += H.sink;
+                L.heads.push_back(H);
+            }
+            r.layers.push_back(std::move(L));
         }
-        r.sink_fraction = static_cast<double>(sinks) / a.n_layers;
+        if (layers_seen == 0) throw Error("attention sinks: the selected tokens have no recorded layer statistics");
+        r.layer_fraction = static_cast<double>(sink_layers) / layers_seen;
+        if (per_head && pairs > 0) {
+            r.sink_fraction = static_cast<double>(sink_pairs) / pairs;
+            r.metric = "gu_heads";
+            r.notes.push_back("Sink_1 = fraction of (layer, head) pairs with alpha_1 > epsilon (Gu et al., from the "
+                              "recorded per-head attention on position 0)");
+        } else {
+            r.sink_fraction = r.layer_fraction;
+            r.metric = "layer_mean";
+            r.notes.push_back("from head-averaged recorded mass: Sink_1 here is the fraction of layers (not heads) with "
+                              "alpha_1 > epsilon; record with --sink-heads (or use the exact attention-map path) for Gu's "
+                              "per-head metric");
+        }
         r.first_token_is_sink = r.sink_fraction > o.tau;
-        r.notes.push_back("from head-averaged recorded mass: Sink_1 here is the fraction of layers (not heads) with "
-                          "alpha_1 > epsilon; use the exact attention-map path for Gu's per-head metric");
+        r.notes.push_back("tau = 0.25 for the sink decision is a third-party heuristic, not from Gu et al.");
         return r;
     });
 }

@@ -76,20 +76,34 @@ struct SinkResult {
 };
 Result<SinkResult> attention_sinks(const AttentionMaps& maps, const SinkOptions& o);
 
-// From recorded head-averaged attention mass on position 0 (RoutingArrays::sink_mass): per layer alpha_1
-// = mean over queries (position < window) of the head-averaged mass; Sink_1 = fraction of LAYERS with
-// alpha_1 > eps (per-head values are not recorded, so this approximates Gu's fraction of heads).
+// From recorded attention mass on position 0 (capture level activations). Per layer alpha_1 = mean over
+// query tokens (position < window) of the head-averaged mass RoutingArrays::sink_mass. When the runs were
+// recorded with per-head mass (RoutingArrays::sink_mass_head, `record --sink-heads`) the per-head
+// alpha_1^{l,h} are reported too and Sink_1^eps is Gu et al.'s fraction of (layer, head) pairs with
+// alpha_1^{l,h} > eps (methods.md 9.2); without them Sink_1 falls back to the fraction of LAYERS whose
+// head mean exceeds eps (an approximation, stated in the notes and in `metric`). NaN entries (token-layers
+// without a stored row) are skipped.
+struct HeadSink {
+    int head = 0;
+    double alpha_first = 0;  // alpha_1^{l,h}
+    bool sink = false;       // alpha_first > epsilon
+};
 struct LayerSink {
     int layer = 0;
-    double alpha_first = 0;
-    bool sink = false;
+    double alpha_first = 0;      // mean over queries of the head-averaged mass
+    bool sink = false;           // alpha_first > epsilon
+    std::vector<HeadSink> heads;  // [n_heads] when per-head mass was recorded, else empty
+    int sink_heads = 0;          // heads with alpha_1^{l,h} > epsilon
 };
 struct RecordedSinkResult {
     SinkOptions options;
     int64_t queries = 0;
+    int n_heads = 0;                 // 0: per-head mass not recorded
     std::vector<LayerSink> layers;
-    double sink_fraction = 0;
+    double sink_fraction = 0;        // Sink_1: per-head fraction when n_heads > 0, else layer fraction
+    double layer_fraction = 0;       // fraction of layers whose head-mean alpha_1 > epsilon
     bool first_token_is_sink = false;  // sink_fraction > tau
+    std::string metric;              // "gu_heads" or "layer_mean" (which fraction sink_fraction is)
     std::vector<std::string> notes;
 };
 Result<RecordedSinkResult> attention_sinks(const RoutingArrays& a, const TokenFilter& filter, const SinkOptions& o);

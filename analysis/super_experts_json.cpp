@@ -80,16 +80,32 @@ nlohmann::json to_json(const SinkResult& r) {
 
 nlohmann::json to_json(const RecordedSinkResult& r) {
     nlohmann::json layers = nlohmann::json::array();
-    for (const auto& L : r.layers) layers.push_back({{"layer", L.layer}, {"alpha_first", L.alpha_first}, {"sink", L.sink}});
+    for (const auto& L : r.layers) {
+        nlohmann::json heads = nlohmann::json::array();
+        for (const auto& H : L.heads)
+            heads.push_back({{"head", H.head}, {"alpha_first", detail::num(H.alpha_first)}, {"sink", H.sink}});
+        nlohmann::json lj = {{"layer", L.layer}, {"alpha_first", detail::num(L.alpha_first)}, {"sink", L.sink}};
+        if (r.n_heads > 0) {
+            lj["sink_heads"] = L.sink_heads;
+            lj["heads"] = heads;
+        }
+        layers.push_back(lj);
+    }
     return {{"analysis", "sinks"},
             {"parameters", {{"epsilon", r.options.epsilon}, {"tau", r.options.tau}, {"window", r.options.window}}},
-            {"queries", r.queries}, {"sink_fraction", r.sink_fraction}, {"first_token_is_sink", r.first_token_is_sink},
-            {"layers", layers}, {"notes", r.notes}};
+            {"queries", r.queries}, {"n_heads", r.n_heads}, {"metric", r.metric},
+            {"sink_fraction", r.sink_fraction}, {"layer_fraction", r.layer_fraction},
+            {"first_token_is_sink", r.first_token_is_sink}, {"layers", layers}, {"notes", r.notes}};
 }
 
+// One row per layer (head empty: the head mean) and, when recorded, one row per (layer, head).
 std::string to_csv(const RecordedSinkResult& r) {
-    std::string out = csv_row({"layer", "alpha_first", "sink"});
-    for (const auto& L : r.layers) out += csv_row({std::to_string(L.layer), csv_num(L.alpha_first), L.sink ? "1" : "0"});
+    std::string out = csv_row({"layer", "head", "alpha_first", "sink"});
+    for (const auto& L : r.layers) {
+        out += csv_row({std::to_string(L.layer), "", csv_num(L.alpha_first), L.sink ? "1" : "0"});
+        for (const auto& H : L.heads)
+            out += csv_row({std::to_string(L.layer), std::to_string(H.head), csv_num(H.alpha_first), H.sink ? "1" : "0"});
+    }
     return out;
 }
 

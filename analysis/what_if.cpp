@@ -18,6 +18,14 @@ void log_softmax(const float* z, int n, std::vector<double>& out) {
 }
 }  // namespace
 
+const char* prune_mode_name(PruneMode m) { return m == PruneMode::ZeroOutput ? "zero" : "disable"; }
+
+Interventions prune_interventions(const std::vector<ExpertRef>& set, PruneMode mode) {
+    Interventions iv;
+    (mode == PruneMode::ZeroOutput ? iv.zero_output : iv.disable) = set;
+    return iv;
+}
+
 Result<DistributionShift> distribution_shift(const std::vector<LogitRun>& base, const std::vector<LogitRun>& variant) {
     return try_result([&]() -> DistributionShift {
         if (base.empty()) throw Error("what-if: no prompts to compare");

@@ -13,8 +13,17 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/interventions.h"
 
 namespace moescope::analysis {
+
+// What "pruning" an expert set means in the what-if (methods.md §0.3):
+//   ZeroOutput (default, P2): the Super Experts paper's down_proj zeroing — routing unchanged, the experts
+//                             keep their slots and gate weights, their outputs are zero;
+//   Disable (P1):             router logit -inf before top-k — other experts take the slots.
+enum class PruneMode { ZeroOutput, Disable };
+const char* prune_mode_name(PruneMode m);  // "zero" / "disable"
+Interventions prune_interventions(const std::vector<ExpertRef>& set, PruneMode mode);
 
 struct LogitRun {
     int vocab = 0;

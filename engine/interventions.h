@@ -14,6 +14,10 @@
 //    with weight 1, as SCMoE's modeling_mixtral.py routed_tok=[r-1]. Disabled experts are skipped in
 //    the ranking; force/top-k/top-p do not combine with it (validate_interventions rejects that).
 //    rank_only_layers limits it to those MoE layers (empty = every MoE layer).
+//  - zero_output (L,E) (methods.md §0.3 P2, the Super Experts paper's pruning): routing is unchanged —
+//    the expert is still selected and keeps its gate weight (the other experts' weights are NOT
+//    renormalised) — but its output contributes zero (its down_proj output is zeroed). Unlike disable,
+//    no other expert takes the slot. Activation taps report the zeroed output (norm 0, max 0).
 // Shared experts, dense layers and attention are never touched.
 #include <optional>
 #include <string>
@@ -50,10 +54,11 @@ struct Interventions {
     int top_p_max_k = 0;                      // 0 = the layer's k
     std::optional<int> rank_only;             // 1-based rank of the only expert selected (P5)
     std::vector<int> rank_only_layers;        // layers rank_only applies to (empty = all MoE layers)
+    std::vector<ExpertRef> zero_output;       // selected as usual, output zeroed (P2)
 
     bool empty() const {
         return disable.empty() && force.empty() && bias.empty() && !top_k && top_k_per_layer.empty() && !top_p &&
-               !rank_only;
+               !rank_only && zero_output.empty();
     }
     bool operator==(const Interventions&) const = default;
 };

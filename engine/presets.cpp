@@ -35,14 +35,14 @@ Result<Preset> parse_preset(const std::string& text, const std::string& src) {
         }
         if (!j.is_object()) throw Error(src + ": a preset must be a JSON object");
         static const char* known[] = {"name", "disable", "force", "bias", "top_k", "top_k_per_layer", "top_p", "top_p_max_k",
-                                      "rank_only", "rank_only_layers"};
+                                      "rank_only", "rank_only_layers", "zero_output"};
         for (auto it = j.begin(); it != j.end(); ++it) {
             bool ok = false;
             for (const char* k : known) ok |= it.key() == k;
             if (!ok)
                 throw Error(src + ": unknown key '" + it.key() +
                             "' (known: name, disable, force, bias, top_k, top_k_per_layer, top_p, top_p_max_k, rank_only, "
-                            "rank_only_layers)");
+                            "rank_only_layers, zero_output)");
         }
         Preset p;
         Interventions& iv = p.interventions;
@@ -50,14 +50,15 @@ Result<Preset> parse_preset(const std::string& text, const std::string& src) {
             if (!j["name"].is_string()) throw Error(src + ": 'name' must be a string");
             p.name = j["name"].get<std::string>();
         }
-        for (const char* key : {"disable", "force"}) {
+        for (const char* key : {"disable", "force", "zero_output"}) {
             if (!j.contains(key)) continue;
             const json& a = pairs(j, key, src);
             for (size_t i = 0; i < a.size(); ++i) {
                 const std::string w = src + ": '" + key + "'[" + std::to_string(i) + "]";
                 if (!a[i].is_array() || a[i].size() != 2) throw Error(w + ": expected [layer, expert]");
                 ExpertRef r{as_int(a[i][0], w), as_int(a[i][1], w)};
-                (std::string(key) == "disable" ? iv.disable : iv.force).push_back(r);
+                const std::string k = key;
+                (k == "disable" ? iv.disable : k == "force" ? iv.force : iv.zero_output).push_back(r);
             }
         }
         if (j.contains("bias")) {
@@ -120,6 +121,10 @@ std::string preset_to_json(const Preset& p) {
     if (iv.rank_only) {
         j["rank_only"] = *iv.rank_only;
         j["rank_only_layers"] = iv.rank_only_layers;
+    }
+    if (!iv.zero_output.empty()) {
+        j["zero_output"] = json::array();
+        for (const auto& z : iv.zero_output) j["zero_output"].push_back({z.layer, z.expert});
     }
     return j.dump(2) + "\n";
 }

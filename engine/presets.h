@@ -2,7 +2,9 @@
 // Intervention presets as JSON (no Qt; the CLI's --preset and anything outside the app use this).
 // Format (same as app/gui/expert_preset.h):
 //   {"name": "...", "disable": [[L,E],...], "force": [[L,E],...], "bias": [[L,E,b],...],
-//    "top_k": 4 | null, "top_k_per_layer": [[L,k],...], "top_p": 0.9, "top_p_max_k": 8}
+//    "top_k": 4 | null, "top_k_per_layer": [[L,k],...], "top_p": 0.9, "top_p_max_k": 8,
+//    "rank_only": r, "rank_only_layers": [L,...], "zero_output": [[L,E],...]}
+//   zero_output: the expert stays selected with its weight, its output is zeroed (interventions.h)
 // Every key except "name" is optional; unknown keys are errors (a typo must not silently do nothing).
 #include <string>
 

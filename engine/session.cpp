@@ -19,6 +19,8 @@ Result<bool> validate_interventions(const Model& model, const Interventions& iv)
         if (auto r = model.check_expert(d.layer, d.expert); !r.ok()) return Error(where("disable", d.layer, d.expert) + r.message());
     for (const auto& f : iv.force)
         if (auto r = model.check_expert(f.layer, f.expert); !r.ok()) return Error(where("force", f.layer, f.expert) + r.message());
+    for (const auto& z : iv.zero_output)
+        if (auto r = model.check_expert(z.layer, z.expert); !r.ok()) return Error(where("zero", z.layer, z.expert) + r.message());
     for (const auto& b : iv.bias) {
         if (auto r = model.check_expert(b.layer, b.expert); !r.ok()) return Error(where("bias", b.layer, b.expert) + r.message());
         if (!std::isfinite(b.bias)) return Error(where("bias", b.layer, b.expert) + "bias must be finite");

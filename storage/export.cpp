@@ -110,11 +110,11 @@ ExportResult export_routing(Database& db, ExportFormat format, const std::string
     side["runs"] = json::array();
     std::set<int64_t> prompts_used;
 
-    std::unique_ptr<File> rfile, tfile;
+    std::unique_ptr<File> rfile, tfile, lfile, hfile;  // lfile/hfile: layer statistics, per-head sink mass
     if (format == ExportFormat::Csv) {
         rfile = std::make_unique<File>(out_dir + "/routing.csv");
         tfile = std::make_unique<File>(out_dir + "/tokens.csv");
-        rfile->put("run_id,token_index,seq,position,token_id,generated,layer,rank,expert,weight\n");
+        rfile->put("run_id,token_index,seq,position,token_id,generated,layer,rank,expert,weight,shared_gate\n");
         tfile->put("run_id,token_index,seq,position,token_id,generated,prompt_id,prompt_set,text\n");
     } else if (format == ExportFormat::Jsonl) {
         rfile = std::make_unique<File>(out_dir + "/routing.jsonl");
@@ -185,9 +185,35 @@ ExportResult export_routing(Database& db, ExportFormat format, const std::string
                         size_t i = a.slot(static_cast<int64_t>(t), static_cast<int>(m), static_cast<int>(j));
                         if (a.experts[i] < 0) continue;
                         line += head + std::to_string(a.moe_layers[m]) + "," + std::to_string(j) + "," +
-                                std::to_string(a.experts[i]) + "," + (a.has_weights() ? fmt_float(a.weights[i]) : "") + "\n";
+                                std::to_string(a.experts[i]) + "," + (a.has_weights() ? fmt_float(a.weights[i]) : "") + "," +
+                                (a.has_shared_gate() ? fmt_float(a.shared_gate[t * M + m]) : "") + "\n";
                     }
                 rfile->put(line);
+            }
+            if (a.has_layer_stats()) {
+                if (!lfile) {
+                    lfile = std::make_unique<File>(out_dir + "/layer_stats.csv");
+                    lfile->put("run_id,token_index,layer,hidden_max_abs,hidden_max_channel,hidden_norm,sink_mass\n");
+                }
+                if (a.has_sink_heads() && !hfile) {
+                    hfile = std::make_unique<File>(out_dir + "/sink_heads.csv");
+                    hfile->put("run_id,token_index,layer,head,sink_mass\n");
+                }
+                std::string lines, hlines;
+                for (size_t t = 0; t < static_cast<size_t>(a.n_tokens); ++t)
+                    for (int l = 0; l < a.n_layers; ++l) {
+                        const size_t i = a.layer_index(static_cast<int64_t>(t), l);
+                        if (std::isnan(a.hidden_max_abs[i])) continue;  // no row stored for this token-layer
+                        const std::string key = std::to_string(r.id) + "," + std::to_string(t) + "," + std::to_string(l) + ",";
+                        lines += key + fmt_float(a.hidden_max_abs[i]) + "," + std::to_string(a.hidden_max_channel[i]) + "," +
+                                 fmt_float(a.hidden_norm[i]) + "," + fmt_float(a.sink_mass[i]) + "\n";
+                        for (int h = 0; h < (a.has_sink_heads() ? a.n_heads : 0); ++h) {
+                            const float v = a.sink_mass_head[a.head_index(static_cast<int64_t>(t), l, h)];
+                            if (!std::isnan(v)) hlines += key + std::to_string(h) + "," + fmt_float(v) + "\n";
+                        }
+                    }
+                lfile->put(lines);
+                if (hfile) hfile->put(hlines);
             }
         } else if (format == ExportFormat::Jsonl) {
             for (size_t t = 0; t < static_cast<size_t>(a.n_tokens); ++t) {
@@ -216,14 +242,43 @@ ExportResult export_routing(Database& db, ExportFormat format, const std::string
                     }
                     rt["experts"] = ex;
                     rt["weights"] = a.has_weights() ? w : json(nullptr);
+                    const float g = a.has_shared_gate() ? a.shared_gate[t * M + m] : NAN;
+                    rt["shared_gate"] = std::isnan(g) ? json(nullptr) : json(g);
                     rfile->put(rt.dump() + "\n");
                 }
+            }
+            if (a.has_layer_stats()) {
+                if (!lfile) lfile = std::make_unique<File>(out_dir + "/layer_stats.jsonl");
+                std::string lines;
+                for (size_t t = 0; t < static_cast<size_t>(a.n_tokens); ++t)
+                    for (int l = 0; l < a.n_layers; ++l) {
+                        const size_t i = a.layer_index(static_cast<int64_t>(t), l);
+                        if (std::isnan(a.hidden_max_abs[i])) continue;
+                        ordered_json lj;
+                        lj["run_id"] = r.id;
+                        lj["token_index"] = t;
+                        lj["layer"] = l;
+                        lj["hidden_max_abs"] = a.hidden_max_abs[i];
+                        lj["hidden_max_channel"] = a.hidden_max_channel[i];
+                        lj["hidden_norm"] = a.hidden_norm[i];
+                        lj["sink_mass"] = a.sink_mass[i];
+                        json heads = nullptr;
+                        if (a.has_sink_heads() && !std::isnan(a.sink_mass_head[a.head_index(static_cast<int64_t>(t), l, 0)])) {
+                            heads = json::array();
+                            for (int h = 0; h < a.n_heads; ++h)
+                                heads.push_back(a.sink_mass_head[a.head_index(static_cast<int64_t>(t), l, h)]);
+                        }
+                        lj["sink_mass_head"] = heads;
+                        lines += lj.dump() + "\n";
+                    }
+                lfile->put(lines);
             }
         } else {
             const int64_t T = a.n_tokens, Mi = a.n_moe, Ki = a.k_max;
             SafetensorsWriter w;
             w.add_raw("experts", "I16", {T, Mi, Ki}, bytes_of(a.experts));
             if (a.has_weights()) w.add_raw("weights", "F32", {T, Mi, Ki}, bytes_of(a.weights));
+            if (a.has_shared_gate()) w.add_raw("shared_gate", "F32", {T, Mi}, bytes_of(a.shared_gate));
             w.add_raw("token_ids", "I32", {T}, bytes_of(a.token_id));
             w.add_raw("positions", "I32", {T}, bytes_of(a.position));
             w.add_raw("seq", "I32", {T}, bytes_of(x.seq));
@@ -245,6 +300,8 @@ ExportResult export_routing(Database& db, ExportFormat format, const std::string
                 w.add_raw("hidden_max_channel", "I32", {T, NL}, bytes_of(a.hidden_max_channel));
                 w.add_raw("hidden_norm", "F32", {T, NL}, bytes_of(a.hidden_norm));
                 w.add_raw("sink_mass", "F32", {T, NL}, bytes_of(a.sink_mass));
+                if (a.has_sink_heads())
+                    w.add_raw("sink_mass_head", "F32", {T, NL, static_cast<int64_t>(a.n_heads)}, bytes_of(a.sink_mass_head));
             }
             w.set_metadata("format", "moescope-routing");
             w.set_metadata("run_id", std::to_string(r.id));
@@ -259,11 +316,10 @@ ExportResult export_routing(Database& db, ExportFormat format, const std::string
         }
         side["runs"].push_back(rj);
     }
-    if (rfile) {
-        rfile->close();
-        tfile->close();
-        res.files.push_back(rfile->path);
-        res.files.push_back(tfile->path);
+    for (File* f : {rfile.get(), tfile.get(), lfile.get(), hfile.get()}) {
+        if (!f) continue;
+        f->close();
+        res.files.push_back(f->path);
     }
     side["prompt_sets"] = json::array();
     {

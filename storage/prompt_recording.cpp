@@ -68,6 +68,10 @@ std::string interventions_json(const Interventions& iv) {
     for (const auto& t : iv.top_k_per_layer) j["top_k_per_layer"].push_back({t.layer, t.k});
     j["top_p"] = iv.top_p ? nlohmann::json(*iv.top_p) : nlohmann::json(nullptr);
     j["top_p_max_k"] = iv.top_p_max_k;
+    if (!iv.zero_output.empty()) {  // only when used: older timelines stay byte-identical
+        j["zero_output"] = nlohmann::json::array();
+        for (const auto& z : iv.zero_output) j["zero_output"].push_back({z.layer, z.expert});
+    }
     return j.dump();
 }
 

@@ -18,6 +18,7 @@ struct RoutingArrays {
     int k_max = 0;      // slots per token-layer
     int n_experts = 0;  // routed experts per MoE layer
     int n_layers = 0;   // all decoder layers (for per-layer hidden statistics)
+    int n_heads = 0;    // attention heads of sink_mass_head (0 when per-head sink mass was not recorded)
     std::vector<int> moe_layers;  // [n_moe] HF layer indices
 
     // Per token: [n_tokens]
@@ -32,6 +33,9 @@ struct RoutingArrays {
     // Routing: [n_tokens][n_moe][k_max]
     std::vector<int16_t> experts;
     std::vector<float> weights;  // empty when the source has no weights (vLLM/SGLang imports: ids only)
+    // Shared-expert gate (qwen2_moe: sigmoid(x . w_sg)), [n_tokens][n_moe]. Empty when no token-layer of
+    // the selection has one (models without a gated shared expert, imports); NaN where a row has none.
+    std::vector<float> shared_gate;
 
     // Optional captures (empty when not recorded):
     std::vector<float> router_logits;     // [n_tokens][n_moe][n_experts]
@@ -41,7 +45,11 @@ struct RoutingArrays {
     std::vector<float> hidden_max_abs;    // [n_tokens][n_layers]
     std::vector<int32_t> hidden_max_channel;  // [n_tokens][n_layers]
     std::vector<float> hidden_norm;       // [n_tokens][n_layers]
-    std::vector<float> sink_mass;         // [n_tokens][n_layers]
+    std::vector<float> sink_mass;         // [n_tokens][n_layers] attention of this query on position 0, head mean
+    // Per-head attention of this query token on position 0 (Gu et al.'s A^{l,h}[i,1]), [n_tokens][n_layers]
+    // [n_heads]. Recorded only on request (RecorderOptions::sink_per_head, `record --sink-heads`); empty
+    // otherwise; NaN for token-layers without a stored row.
+    std::vector<float> sink_mass_head;
 
     size_t slot(int64_t t, int m, int j) const {
         return (static_cast<size_t>(t) * n_moe + m) * k_max + j;
@@ -50,6 +58,12 @@ struct RoutingArrays {
     bool has_logits() const { return !router_logits.empty(); }
     bool has_activations() const { return !down_proj_max.empty(); }
     bool has_layer_stats() const { return !hidden_max_abs.empty(); }
+    bool has_shared_gate() const { return !shared_gate.empty(); }
+    bool has_sink_heads() const { return !sink_mass_head.empty(); }
+    size_t layer_index(int64_t t, int layer) const { return static_cast<size_t>(t) * n_layers + layer; }
+    size_t head_index(int64_t t, int layer, int head) const {
+        return (static_cast<size_t>(t) * n_layers + layer) * n_heads + head;
+    }
 };
 
 }  // namespace moescope

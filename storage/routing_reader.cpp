@@ -104,6 +104,7 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
     // ---- shape: MoE layer list, k, experts (must agree across runs) ----
     std::vector<int> moe_layers;
     bool any_weights = false;
+    int64_t experts_run = -1;  // the first run that stated its expert count
     for (const auto& r : runs) {
         std::vector<int> layers = r.moe_layers;
         if (layers.empty()) {  // older or foreign runs: derive from the data
@@ -121,6 +122,13 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
                         " record different MoE layer lists (" + int_list_json(moe_layers) + " vs " +
                         int_list_json(layers) + "); read them separately");
         }
+        // Expert ids index the same router rows only when the runs agree on the expert count; a
+        // silent max would mix a pruned checkpoint with its parent (ids renumbered) into one table.
+        if (r.n_experts > 0 && out.n_experts > 0 && r.n_experts != out.n_experts)
+            throw Error(db.path() + ": runs " + std::to_string(experts_run) + " (" + std::to_string(out.n_experts) +
+                        " experts) and " + std::to_string(r.id) + " (" + std::to_string(r.n_experts) +
+                        " experts) record models with different expert counts; read them separately");
+        if (r.n_experts > 0 && out.n_experts == 0) experts_run = r.id;
         out.k_max = std::max(out.k_max, r.k_max);
         out.n_experts = std::max(out.n_experts, r.n_experts);
         out.n_layers = std::max(out.n_layers, r.n_layers);
@@ -179,7 +187,7 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
     // ---- routing: one range scan over the selected token rowids ----
     int max_expert = -1;
     {
-        Stmt s = db.prepare("SELECT id, experts, weights FROM routing WHERE id BETWEEN ? AND ?");
+        Stmt s = db.prepare("SELECT id, experts, weights, shared_gate FROM routing WHERE id BETWEEN ? AND ?");
         s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         while (s.step()) {
             const int64_t key = s.int64(0);
@@ -195,6 +203,12 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
             if (any_weights && !s.is_null(2)) {
                 auto wb = s.blob(2);
                 std::memcpy(out.weights.data() + base, wb.data(), std::min(wb.size() / 4, K) * 4);
+            }
+            if (!s.is_null(3)) {  // NULL = no shared expert: the column stays empty for such models
+                if (out.shared_gate.empty())
+                    out.shared_gate.assign(T * static_cast<size_t>(out.n_moe), std::numeric_limits<float>::quiet_NaN());
+                out.shared_gate[static_cast<size_t>(row) * out.n_moe + slot_of[static_cast<size_t>(layer)]] =
+                    static_cast<float>(s.real(3));
             }
         }
     }
@@ -247,7 +261,7 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
         }
     }
     if (sel.layer_stats && out.n_layers > 0) {
-        Stmt s = db.prepare("SELECT id, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass "
+        Stmt s = db.prepare("SELECT id, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass, sink_mass_per_head "
                             "FROM layer_stat WHERE id BETWEEN ? AND ?");
         s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         const size_t NL = static_cast<size_t>(out.n_layers);
@@ -267,6 +281,20 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
             out.hidden_max_channel[i] = s.int32(2);
             out.hidden_norm[i] = static_cast<float>(s.real(3));
             out.sink_mass[i] = static_cast<float>(s.real(4));
+            if (!s.is_null(5)) {  // per-head mass: f32[n_heads], opt-in at record time
+                auto hb = s.blob(5);
+                const int nh = static_cast<int>(hb.size() / 4);
+                if (out.sink_mass_head.empty()) {
+                    out.n_heads = nh;
+                    out.sink_mass_head.assign(T * NL * static_cast<size_t>(nh), std::numeric_limits<float>::quiet_NaN());
+                } else if (nh != out.n_heads) {
+                    throw Error(db.path() + ": run " + std::to_string(out.run_id[static_cast<size_t>(row)]) + " layer " +
+                                std::to_string(layer) + " stores per-head sink mass for " + std::to_string(nh) +
+                                " heads, other rows of the selection for " + std::to_string(out.n_heads) +
+                                "; read the runs separately");
+                }
+                if (nh > 0) std::memcpy(out.sink_mass_head.data() + i * static_cast<size_t>(nh), hb.data(), static_cast<size_t>(nh) * 4);
+            }
         }
     }
     return out;

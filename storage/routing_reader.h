@@ -20,11 +20,13 @@ struct RoutingSelection {
     bool generated_tokens = true;           // include generated tokens
     bool logits = false;                    // fill router_logits (when captured)
     bool activations = false;               // fill expert_out_norm / down_proj_max / down_proj_channel
-    bool layer_stats = false;               // fill hidden_* and sink_mass
+    bool layer_stats = false;               // fill hidden_*, sink_mass and sink_mass_head (when stored)
 };
 
-// Throws Error when a run does not exist, the prompt set is unknown, or runs of different shapes
-// (different MoE layer lists) are mixed. Absent fields stay empty in the arrays (an import without
+// Throws Error when a run does not exist, the prompt set is unknown, or runs of different shapes are
+// mixed: different MoE layer lists, different routed-expert counts (the message names both runs and
+// their counts), or per-head sink mass for different head counts. `shared_gate` is always filled when
+// any selected row has one. Absent fields stay empty in the arrays (an import without
 // weights leaves `weights` empty; a token without a known id has token_id -1).
 RoutingArrays read_routing(Database& db, const RoutingSelection& sel);
 inline RoutingArrays read_run_routing(Database& db, int64_t run_id) {

@@ -51,7 +51,7 @@ const std::vector<Kind>& kinds() {
         {"sinks", "attention sinks from first-token attention mass (needs capture level activations)"},
         {"lrc", "local routing consistency: SRP and SCH (moe-lrc)"},
         {"importance", "expert importance (frequency, gate, output, mc_moe) and a keep-top-N prune plan"},
-        {"what-if", "runs a MODEL with experts disabled vs unmodified vs random sets of the same size (KL, ppl)"},
+        {"what-if", "runs a MODEL with an expert set zeroed (or disabled) vs unmodified vs random sets (KL, ppl)"},
     };
     return k;
 }
@@ -102,8 +102,10 @@ void declare(Args& a, const std::string& kind) {
         a.option("model", "model folder (Hugging Face layout) or 'demo'");
         a.option("tokens", "one prompt as comma-separated token ids", true);
         a.option("prompt", "one prompt as text (needs the model's tokenizer.json)", true);
-        a.option("disable", "expert to disable, L:E", true);
-        a.option("preset", "preset JSON whose \"disable\" list is the set to test");
+        a.option("disable", "expert of the set to test, L:E (what happens to it: --mode)", true);
+        a.option("mode", "zero (default: the expert stays routed, its output is zeroed, as the Super Experts "
+                         "paper) or disable (router logit -inf: another expert takes the slot)");
+        a.option("preset", "preset JSON whose \"disable\" (or \"zero_output\") list is the set to test");
         a.option("random-repeats", "random sets of the same size, matched per layer (default 5)");
         a.option("seed", "seed of the random sets (default 0)");
         a.option("threads", "worker threads (default: all cores)");
@@ -161,7 +163,7 @@ void declare(Args& a, const std::string& kind) {
         a.option("min-ratio", "ratio to the median (default 1000)");
     } else if (kind == "sinks") {
         a.option("epsilon", "attention threshold (default 0.3)");
-        a.option("tau", "sink threshold on the layer fraction (default 0.25)");
+        a.option("tau", "sink threshold on Sink_1 (head fraction; layer fraction without --sink-heads data; default 0.25)");
         a.option("window", "positions counted (default 64)");
     } else if (kind == "lrc") {
         a.option("seg-lengths", "segment lengths (default 4,16,64,256)");
@@ -263,7 +265,7 @@ nlohmann::json shift_json(const DistributionShift& d) {
 }
 
 // Super-expert "prune what-if" (methods.md §3.1-3.2): teacher-forced prompts through the model unmodified,
-// with the chosen experts disabled, and with random matched sets of the same size.
+// with the chosen experts zeroed (default, P2) or disabled (P1), and with random matched sets of the same size.
 Output what_if(const Args& a) {
     if (!a.has("model")) throw UsageError("what-if needs --model MODEL");
     auto model = load_model_or_throw(a.get("model"));
@@ -281,12 +283,19 @@ Output what_if(const Args& a) {
     if (a.has("preset")) {
         auto pr = load_preset_file(a.get("preset"));
         if (!pr.ok()) throw pr.error();
-        Interventions only_disable;
-        only_disable.disable = pr.value().interventions.disable;
-        if (!(pr.value().interventions == only_disable))
-            throw UsageError("--preset: what-if compares disabled-expert sets; the preset has other interventions");
-        chosen = only_disable.disable;
+        Interventions only_sets;
+        only_sets.disable = pr.value().interventions.disable;
+        only_sets.zero_output = pr.value().interventions.zero_output;
+        if (!(pr.value().interventions == only_sets))
+            throw UsageError("--preset: what-if compares expert sets (\"disable\" / \"zero_output\"); the preset has "
+                             "other interventions");
+        chosen = only_sets.disable;
+        chosen.insert(chosen.end(), only_sets.zero_output.begin(), only_sets.zero_output.end());
     }
+    const std::string mode = a.get_or("mode", "zero");
+    if (mode != "zero" && mode != "disable") throw UsageError("--mode must be zero or disable, got '" + mode + "'");
+    const PruneMode prune_mode = mode == "zero" ? PruneMode::ZeroOutput : PruneMode::Disable;
+    const bool zero_mode = prune_mode == PruneMode::ZeroOutput;
     for (const auto& d : a.all("disable")) {
         const auto colon = d.find(':');
         if (colon == std::string::npos) throw UsageError("--disable: expected L:E, got '" + d + "'");
@@ -303,10 +312,10 @@ Output what_if(const Args& a) {
         for (int32_t t : p)
             if (t < 0 || t >= V) throw UsageError("token id " + std::to_string(t) + " is outside the vocabulary");
 
-    auto run = [&](const std::vector<ExpertRef>& disable) {
-        Interventions iv;
-        iv.disable = disable;
-        if (auto ok = Session(*model, SessionOptions{1}).set_interventions(iv); !ok.ok()) throw UsageError("--disable: " + ok.message());
+    auto run = [&](const std::vector<ExpertRef>& set) {
+        const Interventions iv = prune_interventions(set, prune_mode);
+        if (auto ok = Session(*model, SessionOptions{1}).set_interventions(iv); !ok.ok())
+            throw UsageError("expert set: " + ok.message());
         std::vector<LogitRun> out;
         for (auto& r : prompt_logits(*model, prompts, iv, threads)) out.push_back({r.vocab, std::move(r.logits), std::move(r.targets)});
         return out;
@@ -338,18 +347,24 @@ Output what_if(const Args& a) {
                 {"prompts", prompts.size()},
                 {"positions", shift.positions},
                 {"scored_positions", shift.scored},
-                {"disable", preset_json("what-if", chosen)["disable"]},
+                {"mode", mode},
+                {"experts", preset_json("what-if", chosen)["disable"]},
+                {"disable", preset_json("what-if", chosen)["disable"]},  // = experts (older name)
                 {"base", {{"nll", shift.nll_base}, {"ppl", shift.ppl_base}}},
-                {"disabled", shift_json(shift)},
+                {"variant", shift_json(shift)},
+                {"disabled", shift_json(shift)},  // = variant (older name)
                 {"random", randoms},
                 {"random_summary", {{"mean_kl", mean_sd(kls)}, {"ppl", mean_sd(ppls)}}},
                 {"notes",
-                 {"disable = the engine's P1 (router logit -inf before top-k: another expert takes the slot); the "
-                  "Super Experts repo zeroes down_proj instead (P2, routing unchanged) - results differ (methods.md 0.3)",
+                 {zero_mode ? "mode zero (default) = the Super Experts paper's pruning (methods.md 0.3 P2): the experts "
+                              "stay routed with their gate weights and their down_proj output is zeroed"
+                            : "mode disable = the engine's P1 (router logit -inf before top-k: another expert takes the "
+                              "slot); the Super Experts paper zeroes down_proj instead (--mode zero) - results differ",
+                  "random sets use the same mode, matched per layer",
                   "perplexity is teacher-forced over the prompt tokens (next-token NLL), not WikiText/C4 2048-token chunks"}}};
     out.csv = csv_row({"which", "mean_kl", "max_kl", "top1_agreement", "ppl"});
     out.csv += csv_row({"base", "0", "0", "1", csv_num(shift.ppl_base)});
-    out.csv += csv_row({"disabled", csv_num(shift.mean_kl), csv_num(shift.max_kl), csv_num(shift.top1_agreement),
+    out.csv += csv_row({zero_mode ? "zeroed" : "disabled", csv_num(shift.mean_kl), csv_num(shift.max_kl), csv_num(shift.top1_agreement),
                         csv_num(shift.ppl_variant)});
     for (size_t i = 0; i < randoms.size(); ++i)
         out.csv += csv_row({"random-" + std::to_string(i + 1), csv_num(randoms[i]["mean_kl"].get<double>()),

@@ -28,6 +28,10 @@ nlohmann::json interventions_json(const Interventions& iv) {
         for (const auto& b : iv.bias) j["bias"].push_back({b.layer, b.expert, b.bias});
     }
     if (iv.top_p) j["route_top_p"] = *iv.top_p;
+    if (!iv.zero_output.empty()) {
+        j["zero_output"] = nlohmann::json::array();
+        for (const auto& z : iv.zero_output) j["zero_output"].push_back({z.layer, z.expert});
+    }
     return j;
 }
 }  // namespace

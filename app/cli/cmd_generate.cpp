@@ -151,6 +151,7 @@ int cmd_generate(const CommandArgs& argv) {
     args.option("preset", "intervention preset JSON file (flags below add to it)")
         .option("disable", "disable expert L:E (router logit -> -inf); repeatable", true)
         .option("force", "force expert L:E into the selection; repeatable", true)
+        .option("zero", "zero the output of expert L:E (still selected, keeps its weight); repeatable", true)
         .option("bias", "add B to the router logit of expert L:E:B; repeatable", true)
         .option("top-k-experts", "experts per token in every MoE layer (default: the model's)")
         .option("route-top-p", "dynamic-k routing: smallest expert set with probability mass >= P")
@@ -180,7 +181,7 @@ int cmd_generate(const CommandArgs& argv) {
         Args ivargs;
         declare_intervention_flags(ivargs);
         std::vector<std::string> sub;
-        for (const char* f : {"disable", "force", "bias"})
+        for (const char* f : {"disable", "force", "zero", "bias"})
             for (const auto& v : args.all(f)) sub.insert(sub.end(), {std::string("--") + f, v});
         if (args.has("preset")) sub.insert(sub.end(), {"--preset", args.get("preset")});
         if (args.has("top-k-experts")) sub.insert(sub.end(), {"--top-k", args.get("top-k-experts")});
@@ -307,6 +308,10 @@ int cmd_generate(const CommandArgs& argv) {
         ivj["bias"] = nlohmann::json::array();
         for (const auto& b : iv.bias) ivj["bias"].push_back({b.layer, b.expert, b.bias});
         ivj["top_k"] = iv.top_k ? nlohmann::json(*iv.top_k) : nlohmann::json(nullptr);
+        if (!iv.zero_output.empty()) {
+            ivj["zero_output"] = nlohmann::json::array();
+            for (const auto& z : iv.zero_output) ivj["zero_output"].push_back({z.layer, z.expert});
+        }
         out["interventions"] = ivj;
         out["sampling"] = {{"greedy", sp.greedy}, {"temperature", sp.temperature}, {"top_k", sp.top_k},
                            {"top_p", sp.top_p}, {"min_p", sp.min_p}, {"repeat_penalty", sp.repeat_penalty},

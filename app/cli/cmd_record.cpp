@@ -50,6 +50,7 @@ int cmd_record(const CommandArgs& argv) {
         .option("set", "prompt set for lines without \"set\" (default: the prompts file name)")
         .option("capture", "routing (ids+weights, default) | logits | activations")
         .flag("logits-f32", "store router logits as F32 instead of F16")
+        .flag("sink-heads", "with --capture activations: also store the attention mass on position 0 per head")
         .option("max-new", "new tokens per prompt (default 32; 0 = prompt only)")
         .option("label", "run label (default: the prompts file name)")
         .option("temperature", "sample with this temperature (default: greedy)")
@@ -69,6 +70,9 @@ int cmd_record(const CommandArgs& argv) {
     const std::string stem = std::filesystem::path(prompts_path).stem().string();
     auto level = storage::parse_capture_level(args.get_or("capture", "routing"));
     if (!level) throw UsageError("--capture must be routing, logits or activations");
+    const bool sink_heads = args.has("sink-heads");
+    if (sink_heads && *level < CaptureLevel::Activations)
+        throw UsageError("--sink-heads needs --capture activations (per-head sink mass is a layer statistic)");
     const long long max_new = args.get_int("max-new", 32);
     if (max_new < 0 || max_new > 1000000) throw UsageError("--max-new must be in [0, 1000000]");
     const long long threads = args.get_int("threads", 0);
@@ -106,6 +110,7 @@ int cmd_record(const CommandArgs& argv) {
     ro.stop = &g_stop;
     ro.stop_detail = "stopped by the user (Ctrl-C)";
 
+    ro.sink_per_head = sink_heads;
     const bool tty = ::isatty(2) != 0;
     g_stop.store(false);
     auto old_handler = std::signal(SIGINT, on_record_sigint);

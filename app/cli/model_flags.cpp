@@ -31,6 +31,7 @@ void declare_intervention_flags(Args& args) {
     args.option("preset", "intervention preset JSON file (flags below add to it)")
         .option("disable", "disable expert L:E (router logit -> -inf); repeatable", true)
         .option("force", "force expert L:E into the selection; repeatable", true)
+        .option("zero", "zero the output of expert L:E (still selected, keeps its weight); repeatable", true)
         .option("bias", "add B to the router logit of expert L:E:B; repeatable", true)
         .option("top-k", "experts per token in every MoE layer (default: the model's)")
         .option("route-top-p", "dynamic-k routing: smallest expert set with probability mass >= P")
@@ -46,6 +47,7 @@ Interventions parse_intervention_flags(const Args& args, const Model& model) {
     }
     for (const auto& v : args.all("disable")) iv.disable.push_back(parse_ref(v, "disable"));
     for (const auto& v : args.all("force")) iv.force.push_back(parse_ref(v, "force"));
+    for (const auto& v : args.all("zero")) iv.zero_output.push_back(parse_ref(v, "zero"));
     for (const auto& v : args.all("bias")) {
         auto parts = split(v, ':');
         if (parts.size() != 3) throw UsageError("--bias expects LAYER:EXPERT:BIAS, got '" + v + "'");

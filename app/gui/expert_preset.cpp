@@ -32,10 +32,11 @@ QString savePresetFile(const QString& path, const ExpertPreset& preset) {
 }
 
 QStringList describeChange(const Interventions& before, const Interventions& after) {
-    // Per (layer, expert) state: 0 normal, 1 off, 2 forced; plus bias.
+    // Per (layer, expert) state: 0 normal, 1 off, 2 forced, 3 zeroed (zero_output); plus bias.
     using Key = std::pair<int, int>;
     auto states = [](const Interventions& iv) {
         std::map<Key, int> m;
+        for (const ExpertRef& r : iv.zero_output) m[{r.layer, r.expert}] = 3;
         for (const ExpertRef& r : iv.disable) m[{r.layer, r.expert}] = 1;
         for (const ExpertRef& r : iv.force) m[{r.layer, r.expert}] = 2;
         return m;
@@ -59,7 +60,7 @@ QStringList describeChange(const Interventions& before, const Interventions& aft
     for (const Key& k : keys) {
         const int a = sa.count(k) ? sa.at(k) : 0, b = sb.count(k) ? sb.at(k) : 0;
         if (a == b) continue;
-        static const char* names[] = {"normal", "off", "forced"};
+        static const char* names[] = {"normal", "off", "forced", "zeroed"};
         out.emplace_back(k.first, k.second, QStringLiteral("L%1 E%2 %3").arg(k.first).arg(k.second).arg(names[b]));
     }
     const auto ba = biases(before), bb = biases(after);

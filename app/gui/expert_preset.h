@@ -23,7 +23,7 @@ Result<ExpertPreset> loadPresetFile(const QString& path);
 QString savePresetFile(const QString& path, const ExpertPreset& preset);
 
 // What changed between two intervention sets, one short phrase per change, in a stable order:
-// "L12 E87 off", "L12 E3 forced", "L12 E87 normal", "L12 E5 bias +1.5", "L12 top-k 4",
+// "L12 E87 off", "L12 E3 forced", "L12 E9 zeroed", "L12 E87 normal", "L12 E5 bias +1.5", "L12 top-k 4",
 // "L12 top-k default", "top-k 4", "top-k default", "top-p 0.9", "top-p off", "rank-2 only", "rank-only off".
 QStringList describeChange(const Interventions& before, const Interventions& after);
 // "from token 37: L12 E87 off, L3 E1 forced"

@@ -2,7 +2,9 @@
 // interventions as an argument (resolved per layer in s_.li):
 //   z = x · W_routerᵀ                         [T][E] raw router logits (reported before interventions)
 //   (experts, w) = route_token(z)             router.cpp
-//   y = Σ_j w_j · Expert_{e_j}(x)             experts run over the tokens routed to them, index order
+//   y = Σ_j w_j · Expert_{e_j}(x)             experts run over the tokens routed to them, index order;
+//                                             a zero_output expert keeps its slot and weight, its
+//                                             Expert_e(x) is 0 (Super Experts' down_proj zeroing, P2)
 //   y += [sigmoid(x · w_sg)] · Shared(x)      qwen2_moe (gated) / DeepSeek (ungated)
 #include <cmath>
 
@@ -129,6 +131,21 @@ void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, R
     if (acts && s_.out_ch.size() < static_cast<size_t>(T) * E) s_.out_ch.resize(static_cast<size_t>(T) * E);
 
     std::fill(y, y + static_cast<size_t>(T) * H, 0.0f);
+    // zero_output (P2): a zeroed expert keeps its slots and weights (sel_e / sel_w, reported as routed) but
+    // contributes nothing: its taps read 0 and it leaves the compute lists, so no MLP runs for it.
+    if (!li.zeroed.empty())
+        for (int e = 0; e < E; ++e) {
+            if (!li.zeroed[e] || s_.by_expert[e].empty()) continue;
+            if (acts)
+                for (size_t i = 0; i < s_.by_expert[e].size(); ++i) {
+                    const int t = s_.by_expert[e][i], j = s_.slot_of[e][i];
+                    onorm[t * E + j] = 0.0f;
+                    omax[t * E + j] = 0.0f;
+                    s_.out_ch[t * E + j] = 0;
+                }
+            s_.by_expert[e].clear();
+            s_.slot_of[e].clear();
+        }
     // The routed experts run in groups of consecutive experts (all of them unless the prompt is long):
     // one pool dispatch for every gate_proj and up_proj of the group, one for every down_proj, each
     // expert over the tokens routed to it (gathered rows). Fewer dispatches than one mlp() per expert

@@ -74,6 +74,9 @@ void LayerInterventions::resolve(const ModelConfig& c, int layer, const Interven
     any_bias = false;
     for (const auto& d : iv.disable)
         if (d.layer == layer && d.expert >= 0 && d.expert < E) disabled[d.expert] = 1;
+    zeroed.assign(E, 0);
+    for (const auto& z : iv.zero_output)
+        if (z.layer == layer && z.expert >= 0 && z.expert < E) zeroed[z.expert] = 1;
     for (const auto& f : iv.force)
         if (f.layer == layer && f.expert >= 0 && f.expert < E) forced.push_back(f.expert);
     for (const auto& b : iv.bias)

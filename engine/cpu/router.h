@@ -14,6 +14,7 @@ namespace moescope::cpu {
 struct LayerInterventions {
     int k = 0;                        // experts to select (top-k override applied)
     std::vector<uint8_t> disabled;    // [E] 1 = disabled
+    std::vector<uint8_t> zeroed;      // [E] 1 = output zeroed (zero_output: routing unchanged)
     std::vector<float> bias;          // [E] added to the router logit (0 when none)
     std::vector<int> forced;          // forced experts, in the order given
     float top_p = 0.0f;               // > 0: dynamic-k routing

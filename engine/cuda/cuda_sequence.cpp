@@ -105,6 +105,7 @@ public:
     DeviceBuffer iv_buf;
     std::vector<cudamath::RouteParams> params;  // per layer (MoE layers only meaningful)
     std::vector<RouterEditsDevice> edits;
+    std::vector<const uint8_t*> zeroed;         // per layer: [E] zero_output flags on the device, or null
     std::vector<int> moe_index;                 // layer -> MoE ordinal or -1
 
     const ModelConfig& c() const { return m->cfg; }
@@ -127,13 +128,20 @@ void CudaSequenceImpl::prepare_interventions(const Interventions& iv) {
     for (const auto& f : iv.force)
         if (f.layer >= 0 && f.layer < L) forced[f.layer].push_back(f.expert);
     for (const auto& f : forced) max_forced = std::max<int>(max_forced, int(f.size()));
-    // One host image: disabled [M][E] u8 | bias [M][E] f32 | forced [M][max_forced] i32.
+    // One host image: disabled [M][E] u8 | bias [M][E] f32 | forced [M][max_forced] i32 | zeroed [M][E] u8.
     const size_t dis_bytes = ((size_t(M) * E + 15) / 16) * 16, bias_bytes = size_t(M) * E * 4;
-    std::vector<char> img(dis_bytes + bias_bytes + size_t(M) * max_forced * 4 + 16, 0);
+    const size_t frc_bytes = ((size_t(M) * max_forced * 4 + 15) / 16) * 16;
+    std::vector<char> img(dis_bytes + bias_bytes + frc_bytes + dis_bytes + 16, 0);
     uint8_t* dis = reinterpret_cast<uint8_t*>(img.data());
     float* bias = reinterpret_cast<float*>(img.data() + dis_bytes);
     int32_t* frc = reinterpret_cast<int32_t*>(img.data() + dis_bytes + bias_bytes);
-    std::vector<bool> any_dis(L, false), any_bias(L, false);
+    uint8_t* zer = reinterpret_cast<uint8_t*>(img.data() + dis_bytes + bias_bytes + frc_bytes);
+    std::vector<bool> any_dis(L, false), any_bias(L, false), any_zero(L, false);
+    for (const auto& z : iv.zero_output)
+        if (z.layer >= 0 && z.layer < L && moe_index[z.layer] >= 0 && z.expert >= 0 && z.expert < E) {
+            zer[size_t(moe_index[z.layer]) * E + z.expert] = 1;
+            any_zero[z.layer] = true;
+        }
     for (const auto& d : iv.disable)
         if (d.layer >= 0 && d.layer < L && moe_index[d.layer] >= 0 && d.expert >= 0 && d.expert < E) {
             dis[size_t(moe_index[d.layer]) * E + d.expert] = 1;
@@ -154,6 +162,7 @@ void CudaSequenceImpl::prepare_interventions(const Interventions& iv) {
     char* base = iv_buf.as<char>();
     params.assign(L, cudamath::RouteParams{});
     edits.assign(L, RouterEditsDevice{});
+    zeroed.assign(L, nullptr);
     for (int l = 0; l < L; ++l) {
         if (moe_index[l] < 0) continue;
         const int mi = moe_index[l];
@@ -192,6 +201,8 @@ void CudaSequenceImpl::prepare_interventions(const Interventions& iv) {
                                       : reinterpret_cast<const int32_t*>(base + dis_bytes + bias_bytes) +
                                             size_t(mi) * max_forced;
         ed.n_forced = int(forced[l].size());
+        zeroed[l] = any_zero[l] ? reinterpret_cast<const uint8_t*>(base + dis_bytes + bias_bytes + frc_bytes) + size_t(mi) * E
+                                : nullptr;
     }
     iv_cached = iv;
     have_iv = true;
@@ -324,10 +335,12 @@ void CudaSequenceImpl::run_chunk(const int32_t* tok, int T, RoutingObserver* obs
             disp.linear_fp32(Ly.router, xn.as<float>(), T, zl);  // raw router logits [T][E]
             route(zl, Ly.e_bias.present() ? Ly.e_bias.p() : nullptr, p, edits[l], ids, wts, T, s);
             const ExpertOutputs eo = disp.experts(Ly, xn.as<float>(), T, p.k, ids);
+            // zero_output (engine/interventions.h): the expert ran and stays routed with its weight; its
+            // output is left out of the sum and reported as zero, like the CPU block. UNVERIFIED on a GPU.
             if (acts)
                 row_stats(eo.y, H, eo.slot_row, int64_t(T) * p.k, dt.exp_max + tl.sel_off[l], dt.exp_ch + tl.sel_off[l],
-                          dt.exp_norm + tl.sel_off[l], s);
-            moe_combine(eo.y, eo.slot_row, ids, wts, T, p.k, H, out, s);
+                          dt.exp_norm + tl.sel_off[l], s, ids, zeroed[l]);
+            moe_combine(eo.y, eo.slot_row, ids, wts, T, p.k, H, out, s, zeroed[l]);
             if (Ly.shared.present()) {
                 const int I = Ly.shared.inter;
                 aux.ensure(size_t(T) * 2 * I * 4, "shared expert gate/up");

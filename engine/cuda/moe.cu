@@ -99,7 +99,7 @@ __global__ void gemv_ids_kernel(const uint16_t* W, int64_t expert_stride, int64_
 }
 
 __global__ void combine_kernel(const float* Y, const int32_t* slot_row, const int32_t* ids, const float* w, int n_tok,
-                               int k, int width, float* out) {
+                               int k, int width, const uint8_t* zeroed, float* out) {
     const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (id >= int64_t(n_tok) * width) return;
     const int64_t t = id / width;
@@ -108,6 +108,7 @@ __global__ void combine_kernel(const float* Y, const int32_t* slot_row, const in
     for (int j = 0; j < k; ++j) {
         const int64_t s = t * k + j;
         if (ids[s] < 0) continue;
+        if (zeroed && zeroed[ids[s]]) continue;  // zero_output: routed and weighted, contributes 0
         const int64_t row = slot_row ? slot_row[s] : s;
         acc += w[s] * Y[row * width + c];
     }
@@ -155,10 +156,10 @@ void moe_gemv_ids(const uint16_t* W, int64_t expert_stride, int64_t rows, int64_
 }
 
 void moe_combine(const float* Y, const int32_t* slot_row, const int32_t* ids, const float* w, int n_tok, int k,
-                 int width, float* out, cudaStream_t stream) {
+                 int width, float* out, cudaStream_t stream, const uint8_t* zeroed) {
     const int64_t n = int64_t(n_tok) * width;
     if (n <= 0) return;
-    combine_kernel<<<grid_for(n, 256), 256, 0, stream>>>(Y, slot_row, ids, w, n_tok, k, width, out);
+    combine_kernel<<<grid_for(n, 256), 256, 0, stream>>>(Y, slot_row, ids, w, n_tok, k, width, zeroed, out);
     CUDA_CHECK_LAUNCH("moe combine");
 }
 

@@ -43,8 +43,9 @@ void moe_grouped_gemm_f32(const uint16_t* W, int64_t expert_stride, int64_t rows
 // Y[s] = W_{ids[s]} · X[s / slots_per_x_row] for every slot (zeros for unused slots).
 void moe_gemv_ids(const uint16_t* W, int64_t expert_stride, int64_t rows, int64_t cols, const float* X,
                   int slots_per_x_row, const int32_t* ids, int64_t n_slots, float* Y, cudaStream_t stream);
-// out[t] = sum_j w[t][j] * Y[row(t*k+j)], row = slot_row[s] or s when slot_row is null.
+// out[t] = sum_j w[t][j] * Y[row(t*k+j)], row = slot_row[s] or s when slot_row is null. zeroed [E] (or
+// null): slots of experts with zeroed[e] = 1 add nothing (zero_output intervention, engine/interventions.h).
 void moe_combine(const float* Y, const int32_t* slot_row, const int32_t* ids, const float* w, int n_tok, int k,
-                 int width, float* out, cudaStream_t stream);
+                 int width, float* out, cudaStream_t stream, const uint8_t* zeroed = nullptr);
 
 }  // namespace moescope::gpu

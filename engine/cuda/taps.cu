@@ -8,10 +8,11 @@ namespace moescope::gpu {
 
 namespace {
 __global__ void row_stats_kernel(const float* x, int width, const int32_t* row_map, float* out_max,
-                                 int32_t* out_channel, float* out_norm) {
+                                 int32_t* out_channel, float* out_norm, const int32_t* ids, const uint8_t* zeroed) {
     const int64_t i = blockIdx.x;
     const int64_t row = row_map ? row_map[i] : i;
-    if (row < 0) {
+    const bool zero = zeroed && ids[i] >= 0 && zeroed[ids[i]];  // zero_output: report the zeroed output
+    if (row < 0 || zero) {
         if (threadIdx.x == 0) {
             out_max[i] = 0.0f;
             out_channel[i] = 0;
@@ -38,9 +39,10 @@ __global__ void row_stats_kernel(const float* x, int width, const int32_t* row_m
 }  // namespace
 
 void row_stats(const float* x, int width, const int32_t* row_map, int64_t n_rows, float* out_max, int32_t* out_channel,
-               float* out_norm, cudaStream_t stream) {
+               float* out_norm, cudaStream_t stream, const int32_t* ids, const uint8_t* zeroed) {
     if (n_rows <= 0) return;
-    row_stats_kernel<<<unsigned(n_rows), 128, 0, stream>>>(x, width, row_map, out_max, out_channel, out_norm);
+    row_stats_kernel<<<unsigned(n_rows), 128, 0, stream>>>(x, width, row_map, out_max, out_channel, out_norm, ids,
+                                                           zeroed);
     CUDA_CHECK_LAUNCH("row_stats");
 }
 

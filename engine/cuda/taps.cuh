@@ -9,7 +9,9 @@
 
 namespace moescope::gpu {
 
+// ids [n_rows] + zeroed [E] (both or neither): rows whose expert has zeroed[e] = 1 report zeros, as the
+// CPU block does for the zero_output intervention.
 void row_stats(const float* x, int width, const int32_t* row_map, int64_t n_rows, float* out_max, int32_t* out_channel,
-               float* out_norm, cudaStream_t stream);
+               float* out_norm, cudaStream_t stream, const int32_t* ids = nullptr, const uint8_t* zeroed = nullptr);
 
 }  // namespace moescope::gpu

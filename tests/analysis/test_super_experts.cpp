@@ -264,6 +264,74 @@ private slots:
         a.sink_mass.clear();
         QVERIFY(!attention_sinks(a, {}, {}).ok());
     }
+
+    // Per-head first-token attention (record --sink-heads): 10 query tokens of one sequence, 2 layers x 4
+    // heads; query 0 attends only to itself (mass 1), later queries put the planted mass v[l][h] on
+    // position 0, so alpha_1^{l,h} = (1 + 9 v) / 10 (Gu, T = 10). Sink_1 is then the fraction of the 8
+    // (layer, head) pairs above epsilon = .3; the head-mean layer fraction can disagree.
+    void sinks_recorded_per_head_data() {
+        QTest::addColumn<QVector<double>>("v");  // [layer][head] flattened
+        QTest::addColumn<QVector<int>>("sink_heads");
+        QTest::addColumn<double>("fraction");
+        QTest::addColumn<double>("layer_fraction");
+        QTest::addColumn<bool>("is_sink");
+        QTest::newRow("three sink heads") << QVector<double>{.9, .9, .05, .05, .9, 0, 0, 0} << QVector<int>{2, 1}
+                                          << 3.0 / 8 << 1.0 << true;
+        // one strong head: the head-mean fraction (.5) would call position 0 a sink, Gu's (1/8) does not
+        QTest::newRow("one sink head") << QVector<double>{.9, 0, 0, 0, 0, 0, 0, 0} << QVector<int>{1, 0} << 1.0 / 8
+                                       << 0.5 << false;
+        QTest::newRow("no sink") << QVector<double>{.1, .2, 0, 0, .2, .1, .2, 0} << QVector<int>{0, 0} << 0.0 << 0.0
+                                 << false;
+    }
+    void sinks_recorded_per_head() {
+        QFETCH(QVector<double>, v);
+        QFETCH(QVector<int>, sink_heads);
+        QFETCH(double, fraction);
+        QFETCH(double, layer_fraction);
+        QFETCH(bool, is_sink);
+        RoutingBuilder b({0, 1}, 1, 2, 2);
+        for (int t = 0; t < 10; ++t) b.token(0, 0, t, 1, false, "", {{0}, {1}});
+        RoutingArrays a = b.arrays();
+        a.n_heads = 4;
+        for (int t = 0; t < 10; ++t)
+            for (int l = 0; l < 2; ++l) {
+                double mean = 0;
+                for (int h = 0; h < 4; ++h) {
+                    const double m = t == 0 ? 1.0 : v[l * 4 + h];
+                    a.sink_mass_head.push_back(static_cast<float>(m));
+                    mean += m / 4;
+                }
+                a.sink_mass.push_back(static_cast<float>(mean));
+            }
+        a.hidden_max_abs.assign(20, 1.0f);
+        a.hidden_max_channel.assign(20, 0);
+        a.hidden_norm.assign(20, 1.0f);
+        auto r = attention_sinks(a, {}, {});
+        QVERIFY2(r.ok(), r.message().c_str());
+        QCOMPARE(r->n_heads, 4);
+        QCOMPARE(QString::fromStdString(r->metric), QString("gu_heads"));
+        QCOMPARE(r->layers.size(), size_t{2});
+        for (int l = 0; l < 2; ++l) {
+            QCOMPARE(r->layers[size_t(l)].heads.size(), size_t{4});
+            QCOMPARE(r->layers[size_t(l)].sink_heads, sink_heads[l]);
+            for (int h = 0; h < 4; ++h) {
+                const double want = (1 + 9 * static_cast<double>(static_cast<float>(v[l * 4 + h]))) / 10;
+                QVERIFY(std::abs(r->layers[size_t(l)].heads[size_t(h)].alpha_first - want) < 1e-6);
+                QCOMPARE(r->layers[size_t(l)].heads[size_t(h)].sink, want > 0.3);
+            }
+        }
+        QVERIFY(std::abs(r->sink_fraction - fraction) < 1e-12);
+        QVERIFY(std::abs(r->layer_fraction - layer_fraction) < 1e-12);
+        QCOMPARE(r->first_token_is_sink, is_sink);
+        // the JSON carries the per-head table under stable names
+        const auto j = to_json(*r);
+        QCOMPARE(j["n_heads"].get<int>(), 4);
+        QCOMPARE(j["layers"][1]["heads"].size(), size_t{4});
+        QCOMPARE(j["layers"][0]["heads"][0]["sink"].get<bool>(), v[0] > 0.3);
+        // a mis-sized per-head array is an error, not a read past the end
+        a.sink_mass_head.pop_back();
+        QVERIFY(!attention_sinks(a, {}, {}).ok());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestSuperExperts)

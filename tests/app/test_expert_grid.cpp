@@ -251,6 +251,8 @@ private slots:
         QTest::addRow("back to normal") << QByteArray(R"({"force":[[1,2]]})") << QByteArray("{}") << "from token 37: L1 E2 normal";
         QTest::addRow("top-k changes") << QByteArray(R"({"top_k_per_layer":[[5,2]]})") << QByteArray(R"({"top_k":4})")
                                        << "from token 37: top-k 4, L5 top-k default";
+        QTest::addRow("zeroed, then off") << QByteArray(R"({"zero_output":[[4,6]]})") << QByteArray(R"({"disable":[[4,6]],"zero_output":[[1,1]]})")
+                                          << "from token 37: L1 E1 zeroed, L4 E6 off";
         QTest::addRow("bias") << QByteArray("{}") << QByteArray(R"({"bias":[[2,3,1.5]]})") << "from token 37: L2 E3 bias +1.5";
         QTest::addRow("rank-only (SCMoE weak routing)") << QByteArray("{}") << QByteArray(R"({"rank_only":2,"rank_only_layers":[1,3]})")
                                                         << "from token 37: rank-2 only (L1,3)";

@@ -2,7 +2,8 @@
 // Writes an activation database with planted routing through the real Database + Recorder, for the
 // `moescope-cli analyze` tests: 20 "behavior" prompts whose token ids 50-59 are routed to expert 3 of
 // layer 1, 20 "control" prompts without those ids; one planted super expert (layer 0, expert 5, channel 17
-// on position 0 of prompt 3). 2 decoder layers, both MoE, 8 experts, k = 2.
+// on position 0 of prompt 3). 2 decoder layers, both MoE, 8 experts, k = 2. At level activations: per-head
+// sink mass for 3 heads (heads 0 and 1 sinks, head 2 not).
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ inline void write_planted_db(const std::string& path, CaptureLevel level) {
     const int64_t run = db->begin_run(r);
     storage::RecorderOptions ro;
     ro.level = level;
+    ro.sink_per_head = true;  // 3 heads: two put .95 on position 0, one .2 (mean .7 = sink_mass)
     storage::Recorder rec(*db, run, ro);
     unsigned long long x = 12345;
     auto rnd = [&](int n) {
@@ -107,6 +109,9 @@ inline void write_planted_db(const std::string& path, CaptureLevel level) {
                     s.hidden_max_channel = layer == 1 && pos == 0 ? 9 : 2;
                     s.hidden_norm = layer == 1 && pos == 0 ? 2000.1f : 4.0f;
                     s.sink_mass = pos == 0 ? 1.0f : 0.7f;
+                    const std::vector<float> heads = pos == 0 ? std::vector<float>{1.0f, 1.0f, 1.0f}
+                                                              : std::vector<float>{0.95f, 0.95f, 0.2f};
+                    s.sink_mass_per_head = heads;
                     rec.on_layer_stats(s);
                 }
         StepEvent se;

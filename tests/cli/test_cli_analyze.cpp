@@ -1,5 +1,7 @@
 // `moescope-cli analyze` end to end on a database written by the real recorder with planted routing.
 #include <QtTest>
+#include <map>
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -80,7 +82,20 @@ private slots:
             QCOMPARE(j.at("hits").size(), size_t{40});
             QCOMPARE(j.at("hits").at(0).at("channel").get<int>(), 9);
         }
-        if (analysis == "sinks") QVERIFY(j.at("first_token_is_sink").get<bool>());
+        if (analysis == "sinks") {
+            QVERIFY(j.at("first_token_is_sink").get<bool>());
+            // per-head (Gu): alpha_1 = (1 + 11 v) / 12 over 12 positions; heads 0, 1 (v = .95) are sinks, head 2
+            // (v = .2: alpha .267) is not, in both layers -> Sink_1 = 4 / 6
+            QCOMPARE(j.at("n_heads").get<int>(), 3);
+            QCOMPARE(j.at("metric").get<std::string>(), std::string("gu_heads"));
+            QVERIFY(std::abs(j.at("sink_fraction").get<double>() - 4.0 / 6) < 1e-12);
+            for (int l : {0, 1}) {
+                const auto& L = j.at("layers").at(size_t(l));
+                QCOMPARE(L.at("sink_heads").get<int>(), 2);
+                QVERIFY(std::abs(L.at("heads").at(2).at("alpha_first").get<double>() - (1 + 11 * double(0.2f)) / 12) < 1e-6);
+                QVERIFY(!L.at("heads").at(2).at("sink").get<bool>());
+            }
+        }
         // CSV form too
         full << "--csv";
         auto c = runCli(full);
@@ -173,6 +188,46 @@ private slots:
         QCOMPARE(j1.at("scored_positions").get<int>(), 7);
         // No experts -> usage error
         auto bad = runCli({"analyze", "what-if", "--model", model, "--tokens", tokens});
+        QCOMPARE(bad.exitCode, 2);
+    }
+
+    // --mode zero (default, Super Experts' down_proj zeroing: routing unchanged) vs --mode disable (another
+    // expert takes the slot) on an expert layer 1 selects: both change the distribution, by different
+    // amounts; `eval --zero` shows the zeroed expert still routed; a bad mode is a usage error.
+    void what_if_modes() {
+        const QString model = moescope::test::testdataPath("golden/mixtral");
+        const QString tokens = "1,17,42,99,7,128,200,3";
+        auto ev = runCli({"eval", model, "--tokens", tokens});
+        QVERIFY2(ev.exitCode == 0, qPrintable(ev.err));
+        const auto routing = nlohmann::json::parse(ev.out.toStdString()).at("routing");
+        int expert = -1;
+        nlohmann::json layer1;
+        for (const auto& l : routing)
+            if (l.at("layer").get<int>() == 1) layer1 = l.at("experts"), expert = l.at("experts").at(0).at(0).get<int>();
+        QVERIFY(expert >= 0);
+        const QString ref = QString("1:%1").arg(expert);
+        std::map<std::string, double> kl;
+        for (const char* mode : {"zero", "disable", ""}) {
+            QStringList args{"analyze", "what-if", "--model", model, "--tokens", tokens, "--disable", ref, "--random-repeats", "1"};
+            if (*mode) args << "--mode" << mode;
+            auto r = runCli(args);
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            const auto j = nlohmann::json::parse(r.out.toStdString());
+            const std::string want = *mode ? mode : "zero";  // zero is the default
+            QCOMPARE(j.at("mode").get<std::string>(), want);
+            QCOMPARE(j.at("experts").at(0), (nlohmann::json{1, expert}));
+            QCOMPARE(j.at("variant"), j.at("disabled"));
+            QVERIFY(j.at("variant").at("mean_kl").get<double>() > 0.0);
+            kl[*mode ? mode : "default"] = j.at("variant").at("mean_kl").get<double>();
+        }
+        QCOMPARE(kl["default"], kl["zero"]);
+        QVERIFY2(std::abs(kl["zero"] - kl["disable"]) > 1e-9, "zeroing and disabling are different interventions");
+        // the zeroed expert keeps its routing slot
+        auto ez = runCli({"eval", model, "--tokens", tokens, "--zero", ref});
+        QVERIFY2(ez.exitCode == 0, qPrintable(ez.err));
+        for (const auto& l : nlohmann::json::parse(ez.out.toStdString()).at("routing"))
+            if (l.at("layer").get<int>() == 1) QCOMPARE(l.at("experts"), layer1);
+        auto bad = runCli({"analyze", "what-if", "--model", model, "--tokens", tokens, "--disable", ref, "--mode", "off"});
         QCOMPARE(bad.exitCode, 2);
     }
 

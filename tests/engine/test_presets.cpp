@@ -18,6 +18,7 @@ private slots:
         p.interventions.top_k_per_layer = {{2, 1}};
         p.interventions.top_p = 0.75f;
         p.interventions.top_p_max_k = 6;
+        p.interventions.zero_output = {{1, 5}, {2, 0}};
         auto back = parse_preset(preset_to_json(p), "mem");
         QVERIFY2(back.ok(), back.message().c_str());
         QCOMPARE(back.value().name, p.name);
@@ -31,6 +32,10 @@ private slots:
         auto minimal = parse_preset(R"({"disable": [[1, 2]]})", "m");
         QVERIFY(minimal.ok());
         QVERIFY(!minimal.value().interventions.top_k);
+        auto zero = parse_preset(R"({"zero_output": [[3, 7]]})", "z");
+        QVERIFY2(zero.ok(), zero.message().c_str());
+        QVERIFY(zero.value().interventions.zero_output == (std::vector<ExpertRef>{{3, 7}}));
+        QVERIFY(zero.value().interventions.disable.empty());
     }
 
     void badPresets_data() {
@@ -44,6 +49,7 @@ private slots:
         QTest::newRow("bias arity") << R"({"bias": [[1, 2]]})" << "'bias'[0]: expected [layer, expert, bias]";
         QTest::newRow("top_p range") << R"({"top_p": 1.5})" << "'top_p' must be in (0, 1]";
         QTest::newRow("name type") << R"({"name": 3})" << "'name' must be a string";
+        QTest::newRow("zero_output arity") << R"({"zero_output": [[1]]})" << "'zero_output'[0]: expected [layer, expert]";
         QTest::newRow("disable not array") << R"({"disable": 3})" << "'disable' must be an array";
     }
     void badPresets() {

@@ -16,6 +16,16 @@ struct SyntheticModel {
     int k = 4;
     int n_heads = 4;
     uint64_t seed = 1;
+    bool shared_gate = false;  // plant a shared-expert gate on every MoE layer but the last
+
+    // Planted values, exact in f32 (multiples of 1/64): per-head attention on position 0 and the gate.
+    float sink_head(int64_t pos, int layer, int head) const {
+        return static_cast<float>((layer * 8 + head + static_cast<int>(pos % 4) * 2) % 64) / 64.0f;
+    }
+    float gate(int64_t pos, int layer) const {
+        if (!shared_gate || layer == moe_layers.back()) return -1.0f;  // -1 = no shared expert
+        return static_cast<float>(static_cast<int>(pos % 8) * 8 + layer) / 64.0f;
+    }
 
     static uint64_t mix(uint64_t x) {  // splitmix64 finaliser
         x += 0x9e3779b97f4a7c15ull;
@@ -80,6 +90,7 @@ struct SyntheticModel {
                 ev.step = step;
                 ev.experts = e;
                 ev.weights = w;
+                ev.shared_gate = gate(pos, layer);
                 if (level >= moescope::CaptureLevel::Logits) ev.router_logits = lg;
                 if (level >= moescope::CaptureLevel::Activations) {
                     ev.expert_out_norm = norm;
@@ -90,9 +101,10 @@ struct SyntheticModel {
             }
         }
         if (level >= moescope::CaptureLevel::Activations) {
-            std::vector<float> heads(static_cast<size_t>(n_heads), 0.25f);
+            std::vector<float> heads(static_cast<size_t>(n_heads));
             for (int layer = 0; layer < n_layers; ++layer)
                 for (int64_t pos = first; pos < first + n; ++pos) {
+                    for (int h = 0; h < n_heads; ++h) heads[static_cast<size_t>(h)] = sink_head(pos, layer, h);
                     moescope::LayerStatsEvent s;
                     s.layer = layer;
                     s.position = pos;

@@ -17,6 +17,7 @@
 #include "storage/npy.h"
 #include "storage/recorder.h"
 #include "storage/routing_reader.h"
+#include "tests/storage/record_fixture.h"
 #include "tests/support/testsupport.h"
 
 using namespace moescope;
@@ -134,6 +135,7 @@ QString import_error(Database& db, ImportFormat f, const QString& file) {
 }  // namespace
 
 Q_DECLARE_METATYPE(moescope::storage::ImportFormat)
+Q_DECLARE_METATYPE(moescope::storage::ExportFormat)
 
 class TestExportImport : public QObject {
     Q_OBJECT
@@ -145,13 +147,13 @@ private slots:
         QString out = dir.filePath("csv");
         ExportResult r = export_routing(*db, ExportFormat::Csv, out.toStdString());
         QCOMPARE(r.token_layers, int64_t(6));
-        QCOMPARE(read(out + "/routing.csv"), QByteArray("run_id,token_index,seq,position,token_id,generated,layer,rank,expert,weight\n"
-                                                        "1,0,0,0,10,0,1,0,3,0.75\n1,0,0,0,10,0,1,1,1,0.25\n"
-                                                        "1,0,0,0,10,0,2,0,0,0.5\n1,0,0,0,10,0,2,1,2,0.5\n"
-                                                        "1,1,0,1,11,0,1,0,1,0.625\n1,1,0,1,11,0,1,1,0,0.375\n"
-                                                        "1,1,0,1,11,0,2,0,2,0.875\n1,1,0,1,11,0,2,1,3,0.125\n"
-                                                        "1,2,0,2,12,1,1,0,0,0.5\n1,2,0,2,12,1,1,1,3,0.5\n"
-                                                        "1,2,0,2,12,1,2,0,1,0.25\n1,2,0,2,12,1,2,1,2,0.75\n"));
+        QCOMPARE(read(out + "/routing.csv"), QByteArray("run_id,token_index,seq,position,token_id,generated,layer,rank,expert,weight,shared_gate\n"
+                                                        "1,0,0,0,10,0,1,0,3,0.75,\n1,0,0,0,10,0,1,1,1,0.25,\n"
+                                                        "1,0,0,0,10,0,2,0,0,0.5,\n1,0,0,0,10,0,2,1,2,0.5,\n"
+                                                        "1,1,0,1,11,0,1,0,1,0.625,\n1,1,0,1,11,0,1,1,0,0.375,\n"
+                                                        "1,1,0,1,11,0,2,0,2,0.875,\n1,1,0,1,11,0,2,1,3,0.125,\n"
+                                                        "1,2,0,2,12,1,1,0,0,0.5,\n1,2,0,2,12,1,1,1,3,0.5,\n"
+                                                        "1,2,0,2,12,1,2,0,1,0.25,\n1,2,0,2,12,1,2,1,2,0.75,\n"));
         QCOMPARE(read(out + "/tokens.csv"), QByteArray("run_id,token_index,seq,position,token_id,generated,prompt_id,prompt_set,text\n"
                                                        "1,0,0,0,10,0,1,behavior,He\n"
                                                        "1,1,0,1,11,0,1,behavior,\"llo, \"\"x\"\"\"\n"
@@ -174,8 +176,8 @@ private slots:
         export_routing(*db, ExportFormat::Jsonl, out.toStdString(), 1);
         QList<QByteArray> lines = read(out + "/routing.jsonl").split('\n');
         QCOMPARE(lines.size(), 7);  // 6 records + trailing empty
-        QCOMPARE(lines[0], QByteArray(R"({"run_id":1,"token_index":0,"layer":1,"experts":[3,1],"weights":[0.75,0.25]})"));
-        QCOMPARE(lines[5], QByteArray(R"({"run_id":1,"token_index":2,"layer":2,"experts":[1,2],"weights":[0.25,0.75]})"));
+        QCOMPARE(lines[0], QByteArray(R"({"run_id":1,"token_index":0,"layer":1,"experts":[3,1],"weights":[0.75,0.25],"shared_gate":null})"));
+        QCOMPARE(lines[5], QByteArray(R"({"run_id":1,"token_index":2,"layer":2,"experts":[1,2],"weights":[0.25,0.75],"shared_gate":null})"));
         QList<QByteArray> toks = read(out + "/tokens.jsonl").split('\n');
         QCOMPARE(toks[1], QByteArray("{\"run_id\":1,\"token_index\":1,\"seq\":0,\"position\":1,\"token_id\":11,\"generated\":false,\"prompt_id\":1,\"prompt_set\":\"behavior\",\"text\":\"llo, \\\"x\\\"\"}"));
         QCOMPARE(toks[2], QByteArray(R"({"run_id":1,"token_index":2,"seq":0,"position":2,"token_id":12,"generated":true,"prompt_id":1,"prompt_set":"behavior","text":"!"})"));
@@ -215,6 +217,87 @@ private slots:
         QJsonObject run = QJsonDocument::fromJson(read(out + "/runs.json")).object()["runs"].toArray()[0].toObject();
         QCOMPARE(run["file"].toString(), QString("run_1.safetensors"));
         QCOMPARE(run["token_text"].toArray()[1].toString(), QString("llo, \"x\""));
+    }
+
+    // Shared-expert gate and per-head sink mass (level activations, --sink-heads) in all three formats,
+    // checked against the planted values of the synthetic events.
+    void export_gate_and_sink_heads_data() {
+        QTest::addColumn<ExportFormat>("format");
+        QTest::newRow("csv") << ExportFormat::Csv;
+        QTest::newRow("jsonl") << ExportFormat::Jsonl;
+        QTest::newRow("safetensors") << ExportFormat::Safetensors;
+    }
+    void export_gate_and_sink_heads() {
+        QFETCH(ExportFormat, format);
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("act.db").toStdString();
+        moescope::test::SyntheticModel m;  // 6 layers, MoE layers {1,2,3,5}, 4 heads
+        m.shared_gate = true;
+        {
+            auto db = Database::open(path, Access::Write);
+            int64_t run = moescope::test::make_synthetic_run(*db, m, CaptureLevel::Activations);
+            RecorderOptions opt;
+            opt.level = CaptureLevel::Activations;
+            opt.sink_per_head = true;
+            Recorder rec(*db, run, opt);
+            m.emit_step(rec, 0, -1, 0, 3);
+            QCOMPARE(QString::fromStdString(rec.finish()), QString());
+        }
+        auto db = Database::open(path, Access::ReadOnly);
+        const QString out = dir.filePath("out");
+        export_routing(*db, format, out.toStdString());
+        if (format == ExportFormat::Csv) {
+            QList<QByteArray> routing = read(out + "/routing.csv").split('\n');
+            // token 1, MoE layer 1 (slot 0), rank 0: gate (1 % 8) * 8 + 1 = 9 / 64
+            QVERIFY(routing[0].endsWith(",shared_gate"));
+            QVERIFY2(routing[1 * 16 + 1].startsWith("1,1,0,1,"), routing[17].constData());
+            QVERIFY2(routing[1 * 16 + 1].endsWith(",0.140625"), routing[17].constData());
+            QVERIFY2(routing[1 * 16 + 13].endsWith(","), routing[29].constData());  // layer 5: no shared expert
+            QList<QByteArray> heads = read(out + "/sink_heads.csv").split('\n');
+            QCOMPARE(heads[0], QByteArray("run_id,token_index,layer,head,sink_mass"));
+            QCOMPARE(heads.size(), 1 + 3 * 6 * 4 + 1);  // header + T x layers x heads + trailing empty
+            // row order: token, layer, head -> token 2, layer 3, head 1 = 1 + (2*6+3)*4+1
+            QCOMPARE(heads[1 + (2 * 6 + 3) * 4 + 1], "1,2,3,1," + QByteArray::number(m.sink_head(2, 3, 1), 'g', 9));
+            QList<QByteArray> stats = read(out + "/layer_stats.csv").split('\n');
+            QCOMPARE(stats.size(), 1 + 3 * 6 + 1);
+            QCOMPARE(stats[1 + 1 * 6 + 2], QByteArray("1,1,2,201,9,4,0.5"));  // max |h| = layer*100 + pos
+        } else if (format == ExportFormat::Jsonl) {
+            QList<QByteArray> routing = read(out + "/routing.jsonl").split('\n');
+            QJsonObject r1 = QJsonDocument::fromJson(routing[1 * 4 + 0]).object();  // token 1, layer 1
+            QCOMPARE(r1["layer"].toInt(), 1);
+            QCOMPARE(r1["shared_gate"].toDouble(), 9.0 / 64);
+            QVERIFY(QJsonDocument::fromJson(routing[1 * 4 + 3]).object()["shared_gate"].isNull());  // layer 5
+            QList<QByteArray> stats = read(out + "/layer_stats.jsonl").split('\n');
+            QCOMPARE(stats.size(), 3 * 6 + 1);
+            QJsonObject s = QJsonDocument::fromJson(stats[2 * 6 + 3]).object();
+            QCOMPARE(s["token_index"].toInt(), 2);
+            QCOMPARE(s["layer"].toInt(), 3);
+            QJsonArray h = s["sink_mass_head"].toArray();
+            QCOMPARE(h.size(), 4);
+            for (int k = 0; k < 4; ++k) QCOMPARE(h[k].toDouble(), double(m.sink_head(2, 3, k)));
+        } else {
+            auto f = SafetensorsFile::open((out + "/run_1.safetensors").toStdString());
+            QVERIFY2(f.ok(), f.message().c_str());
+            const TensorInfo* g = (*f)->find("shared_gate");
+            QVERIFY(g);
+            QCOMPARE(g->shape, (std::vector<int64_t>{3, 4}));
+            std::vector<float> gv(12);
+            std::memcpy(gv.data(), g->data, 48);
+            for (int t = 0; t < 3; ++t)
+                for (int s = 0; s < 4; ++s) {
+                    const float want = m.gate(t, m.moe_layers[size_t(s)]);
+                    if (want < 0) QVERIFY(std::isnan(gv[size_t(t * 4 + s)]));
+                    else QCOMPARE(gv[size_t(t * 4 + s)], want);
+                }
+            const TensorInfo* sh = (*f)->find("sink_mass_head");
+            QVERIFY(sh);
+            QCOMPARE(sh->shape, (std::vector<int64_t>{3, 6, 4}));
+            std::vector<float> hv(72);
+            std::memcpy(hv.data(), sh->data, 72 * 4);
+            for (int t = 0; t < 3; ++t)
+                for (int l = 0; l < 6; ++l)
+                    for (int k = 0; k < 4; ++k) QCOMPARE(hv[size_t((t * 6 + l) * 4 + k)], m.sink_head(t, l, k));
+        }
     }
 
     void imports_data() {
@@ -303,8 +386,10 @@ private slots:
         QCOMPARE(total, n_slots);
         QString out = dir.filePath("out");
         export_routing(*db, ExportFormat::Csv, out.toStdString());
+        QString body = expected_routing_csv;
+        body.replace("\n", ",\n");  // imports have no shared-expert gate: empty last column
         QCOMPARE(QString(read(out + "/routing.csv")),
-                 "run_id,token_index,seq,position,token_id,generated,layer,rank,expert,weight\n" + expected_routing_csv);
+                 "run_id,token_index,seq,position,token_id,generated,layer,rank,expert,weight,shared_gate\n" + body);
         QCOMPARE(QString(read(out + "/tokens.csv")),
                  "run_id,token_index,seq,position,token_id,generated,prompt_id,prompt_set,text\n" + expected_tokens_csv);
     }

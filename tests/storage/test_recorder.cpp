@@ -73,6 +73,7 @@ private slots:
         QFETCH(LogitsDtype, dtype);
         QTemporaryDir dir;
         SyntheticModel m;
+        m.shared_gate = true;
         auto db = Database::open(tmp_db(dir), Access::Write);
         RunInfo ri;
         int64_t run = moescope::test::make_synthetic_run(*db, m, level);
@@ -130,7 +131,24 @@ private slots:
             }
             if (a.has_layer_stats())
                 QCOMPARE(a.hidden_max_abs[size_t(t) * size_t(a.n_layers) + 3], float(300 + tk.pos % 100));
+            // shared gate [T][n_moe]: recorded at every level; NaN on the layer planted without one
+            for (int s = 0; s < a.n_moe; ++s) {
+                const float g = m.gate(tk.pos, m.moe_layers[size_t(s)]);
+                const float got = a.shared_gate[size_t(t) * size_t(a.n_moe) + size_t(s)];
+                if (g < 0) QVERIFY2(std::isnan(got), "a layer without a shared expert reads back as NaN");
+                else QCOMPARE(got, g);
+            }
+            // per-head sink mass [T][n_layers][n_heads] (opt-in, level activations)
+            if (a.has_layer_stats())
+                for (int l = 0; l < a.n_layers; ++l)
+                    for (int h = 0; h < m.n_heads; ++h)
+                        QCOMPARE(a.sink_mass_head[a.head_index(int64_t(t), l, h)], m.sink_head(tk.pos, l, h));
         }
+        QVERIFY(a.has_shared_gate());
+        QCOMPARE(a.has_sink_heads(), level >= CaptureLevel::Activations);
+        QCOMPARE(a.n_heads, level >= CaptureLevel::Activations ? m.n_heads : 0);
+        QCOMPARE(a.sink_mass_head.size(), level >= CaptureLevel::Activations
+                                              ? size_t(a.n_tokens) * size_t(a.n_layers) * size_t(m.n_heads) : size_t(0));
         // token text set after the step was written landed on (seq 1, position 4)
         QCOMPARE(QString::fromStdString(reader->db().query_text("SELECT text FROM token WHERE seq=1 AND position=4")),
                  QString("four"));
@@ -237,6 +255,56 @@ private slots:
         QCOMPARE(a.n_tokens, int64_t(6));
         QCOMPARE(a.run_id, (std::vector<int64_t>{r1, r1, r1, r1, r2, r2}));
         QCOMPARE(db->run(r1).model_id, db->run(r2).model_id);  // same model row reused
+    }
+
+    // Runs whose models disagree on shape are refused with a message naming both runs, never silently
+    // merged (a max over expert counts would put renumbered expert ids of a pruned model in one table).
+    void mixed_shapes_data() {
+        QTest::addColumn<int>("experts2");
+        QTest::addColumn<int>("heads2");
+        QTest::addColumn<bool>("drop_layer");
+        QTest::addColumn<QString>("error");  // empty: the read succeeds
+        QTest::newRow("same shape") << 16 << 4 << false << QString();
+        QTest::newRow("expert counts differ") << 8 << 4 << false << QString("runs 1 (16 experts) and 2 (8 experts)");
+        QTest::newRow("MoE layer lists differ") << 16 << 4 << true << QString("different MoE layer lists");
+        QTest::newRow("head counts differ") << 16 << 2 << false << QString("per-head sink mass for 2 heads");
+    }
+    void mixed_shapes() {
+        QFETCH(int, experts2);
+        QFETCH(int, heads2);
+        QFETCH(bool, drop_layer);
+        QFETCH(QString, error);
+        QTemporaryDir dir;
+        auto db = Database::open(tmp_db(dir), Access::Write);
+        SyntheticModel m1, m2;
+        m2.n_experts = experts2;
+        m2.n_heads = heads2;
+        if (drop_layer) m2.moe_layers = {1, 2, 3};
+        RecorderOptions opt;
+        opt.level = CaptureLevel::Activations;
+        opt.sink_per_head = true;
+        for (const SyntheticModel* m : {&m1, &m2}) {
+            int64_t run = moescope::test::make_synthetic_run(*db, *m, CaptureLevel::Activations);
+            Recorder rec(*db, run, opt);
+            m->emit_step(rec, 0, -1, 0, 3);
+            QCOMPARE(QString::fromStdString(rec.finish()), QString());
+        }
+        RoutingSelection sel;
+        sel.run_ids = {1, 2};
+        sel.layer_stats = true;
+        QString got;
+        try {
+            RoutingArrays a = read_routing(*db, sel);
+            QCOMPARE(a.n_tokens, int64_t(6));
+            QCOMPARE(a.n_experts, 16);
+            QCOMPARE(a.n_heads, 4);
+        } catch (const Error& e) {
+            got = QString::fromUtf8(e.what());
+        }
+        if (error.isEmpty()) QCOMPARE(got, QString());
+        else QVERIFY2(got.contains(error), qPrintable(got));
+        // each run alone always reads
+        for (int64_t run : {1, 2}) QCOMPARE(read_run_routing(*db, run).n_tokens, int64_t(3));
     }
 
     // Disk full (style.md §2F): max_page_count makes SQLite return SQLITE_FULL once the file would grow.
