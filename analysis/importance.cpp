@@ -33,16 +33,19 @@ Result<ImportanceResult> expert_importance(const RoutingArrays& a, const Importa
             throw Error("expert importance: keep_per_layer " + std::to_string(o.keep_per_layer) + " outside [0, " +
                         std::to_string(E) + "]");
         const bool have_norm = !a.expert_out_norm.empty();
-        const bool have_s = !o.token_contribution.empty();
-        if (have_s && o.token_contribution.size() != static_cast<size_t>(a.n_tokens) * a.n_moe)
-            throw Error("expert importance: token_contribution has " + std::to_string(o.token_contribution.size()) +
+        // s_t: the caller's, else the recorded one (capture level activations, schema v3 recordings)
+        const std::vector<float>& s_src = !o.token_contribution.empty() ? o.token_contribution : a.token_contribution;
+        const bool have_s = !s_src.empty();
+        if (have_s && s_src.size() != static_cast<size_t>(a.n_tokens) * a.n_moe)
+            throw Error("expert importance: token_contribution has " + std::to_string(s_src.size()) +
                         " values, expected n_tokens x n_moe = " + std::to_string(a.n_tokens * a.n_moe));
         if ((o.method == ImportanceMethod::Output || o.method == ImportanceMethod::EasyEp) && !have_norm)
             throw Error(std::string("importance method ") + importance_method_name(o.method) +
                         " needs expert output norms: record the calibration runs with capture level 'activations'");
         if (o.method == ImportanceMethod::EasyEp && !have_s)
-            throw Error("importance method easy_ep needs the per-token contribution s_t = max(0, 1 - cos(h, h + r)) "
-                        "from an engine calibration pass; use method 'output' (sum w * ||y||) for recorded data");
+            throw Error("importance method easy_ep needs the per-token contribution s_t = max(0, 1 - cos(h, h + r)): "
+                        "record the calibration runs with capture level 'activations' (moescope >= schema v3); "
+                        "method 'output' (sum w * ||y||) is the score without s_t");
         if (a.weights.empty() && o.method != ImportanceMethod::Frequency &&
             !(o.method == ImportanceMethod::McMoe && a.has_logits()))
             throw Error(std::string("importance method ") + importance_method_name(o.method) +
@@ -64,10 +67,13 @@ Result<ImportanceResult> expert_importance(const RoutingArrays& a, const Importa
         if (have_norm) res.output = zeros();
         if (have_norm && have_s) res.easy_ep = zeros();
         std::vector<double> p;
+        int64_t missing_s = 0;
         for (int64_t t : *rows)
             for (int m = 0; m < a.n_moe; ++m) {
                 if (a.has_logits()) router_probs(&a.router_logits[(static_cast<size_t>(t) * a.n_moe + m) * E], E, o.score, p);
-                const double s = have_s ? std::max(0.0f, o.token_contribution[static_cast<size_t>(t) * a.n_moe + m]) : 0.0;
+                const float sv = have_s ? s_src[static_cast<size_t>(t) * a.n_moe + m] : 0.0f;
+                if (have_s && std::isnan(sv)) ++missing_s;
+                const double s = have_s && !std::isnan(sv) ? std::max(0.0f, sv) : 0.0;
                 for (int j = 0; j < a.k_max; ++j) {
                     const size_t sl = a.slot(t, m, j);
                     const int e = a.experts[sl];
@@ -90,6 +96,12 @@ Result<ImportanceResult> expert_importance(const RoutingArrays& a, const Importa
                 res.mc_moe[m][e] = std::pow(phi, o.mc_alpha) * std::pow(om, o.mc_beta);
             }
         }
+        if (have_norm && have_s)
+            res.notes.push_back(std::string("easy_ep = sum w * ||y|| * s_t with s_t ") +
+                                (o.token_contribution.empty() ? "recorded by the engine" : "supplied by the caller") +
+                                "; 'output' is the same score without s_t");
+        if (missing_s > 0)
+            res.notes.push_back(std::to_string(missing_s) + " token-layers have no recorded s_t (counted as 0 in easy_ep)");
         if (!a.has_logits())
             res.notes.push_back("mc_moe omega uses recorded gate weights (no router logits): equals MC-MoE's "
                                 "pre-renormalisation probability only for models without top-k renormalisation");

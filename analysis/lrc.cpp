@@ -35,6 +35,81 @@ SrpValue srp_from_histogram(const std::vector<int64_t>& n, int m) {
     return v;
 }
 
+namespace {
+
+// One SCH simulation (methods.md §5.3) over the MoE layer slots `layers`, whose experts share one cache of C
+// entries: id of (layer slot layers[i], expert e) = i E + e. Each token demands its experts of every layer;
+// misses are inserted; over capacity, evict among cached ids not demanded now the one used fewest times in
+// tokens [t, t+M), then least recently used, then lowest id. Returns hits / demands.
+double simulate_sch(const RoutingArrays& a, const std::vector<std::vector<int64_t>>& seqs, const std::vector<int>& layers,
+                    int C, int M) {
+    const int E = a.n_experts;
+    const int N = static_cast<int>(layers.size()) * E;
+    int64_t hits = 0, demands = 0;
+    std::vector<int> future(N), last_use(N);
+    std::vector<char> cached(N), demanded(N);
+    std::vector<int> ids;
+    auto demands_of = [&](int64_t row, std::vector<int>& out) {
+        out.clear();
+        for (size_t i = 0; i < layers.size(); ++i) {
+            const int16_t* ex = &a.experts[a.slot(row, layers[i], 0)];
+            for (int j = 0; j < a.k_max; ++j)
+                if (ex[j] >= 0) out.push_back(static_cast<int>(i) * E + ex[j]);
+        }
+    };
+    std::vector<int> tmp;
+    for (const auto& seq : seqs) {
+        const int T = static_cast<int>(seq.size());
+        std::fill(future.begin(), future.end(), 0);
+        std::fill(last_use.begin(), last_use.end(), -1);
+        std::fill(cached.begin(), cached.end(), 0);
+        std::vector<int> cache;
+        auto add = [&](int t, int d) {
+            if (t < 0 || t >= T) return;
+            demands_of(seq[t], tmp);
+            for (int id : tmp) future[id] += d;
+        };
+        for (int t = 0; t < std::min(M, T); ++t) add(t, +1);  // window [0, M)
+        for (int t = 0; t < T; ++t) {
+            demands_of(seq[t], ids);
+            for (int id : ids) demanded[id] = 1;
+            for (int id : ids) {
+                ++demands;
+                if (cached[id]) {
+                    ++hits;
+                } else {
+                    cached[id] = 1;
+                    cache.push_back(id);
+                }
+                last_use[id] = t;
+            }
+            while (static_cast<int>(cache.size()) > C) {
+                int victim = -1;
+                for (size_t i = 0; i < cache.size(); ++i) {
+                    const int c = cache[i];
+                    if (demanded[c]) continue;
+                    if (victim < 0) {
+                        victim = static_cast<int>(i);
+                        continue;
+                    }
+                    const int v = cache[victim];
+                    if (std::tuple(future[c], last_use[c], c) < std::tuple(future[v], last_use[v], v))
+                        victim = static_cast<int>(i);
+                }
+                if (victim < 0) break;  // C < experts demanded at t: nothing evictable
+                cached[cache[victim]] = 0;
+                cache.erase(cache.begin() + victim);
+            }
+            for (int id : ids) demanded[id] = 0;
+            add(t, -1);  // slide the window to [t+1, t+1+M)
+            add(t + M, +1);
+        }
+    }
+    return demands > 0 ? static_cast<double>(hits) / demands : 0.0;
+}
+
+}  // namespace
+
 Result<LrcResult> local_routing_consistency(const RoutingArrays& a, const LrcOptions& o) {
     return try_result([&]() -> LrcResult {
         if (auto v = validate(a, "local routing consistency"); !v) throw v.error();
@@ -108,68 +183,23 @@ Result<LrcResult> local_routing_consistency(const RoutingArrays& a, const LrcOpt
                         sv.m = M;
                         sv.ratio = ratio;
                         sv.cache_size = std::clamp(static_cast<int>(std::lround(ratio * a.k_max)), 1, E);
-                        const int C = sv.cache_size;
-                        int64_t hits = 0, demands = 0;
-                        std::vector<int> future(E), last_use(E);
-                        std::vector<char> cached(E), demanded(E);
-                        for (const auto& seq : seqs) {
-                            const int T = static_cast<int>(seq.size());
-                            std::fill(future.begin(), future.end(), 0);
-                            std::fill(last_use.begin(), last_use.end(), -1);
-                            std::fill(cached.begin(), cached.end(), 0);
-                            std::vector<int> cache;
-                            auto add = [&](int t, int d) {
-                                if (t < 0 || t >= T) return;
-                                const int16_t* ex = &a.experts[a.slot(seq[t], m, 0)];
-                                for (int j = 0; j < a.k_max; ++j)
-                                    if (ex[j] >= 0) future[ex[j]] += d;
-                            };
-                            for (int t = 0; t < std::min(M, T); ++t) add(t, +1);  // window [0, M)
-                            for (int t = 0; t < T; ++t) {
-                                const int16_t* ex = &a.experts[a.slot(seq[t], m, 0)];
-                                for (int j = 0; j < a.k_max; ++j)
-                                    if (ex[j] >= 0) demanded[ex[j]] = 1;
-                                for (int j = 0; j < a.k_max; ++j) {
-                                    const int e = ex[j];
-                                    if (e < 0) continue;
-                                    ++demands;
-                                    if (cached[e]) {
-                                        ++hits;
-                                    } else {
-                                        cached[e] = 1;
-                                        cache.push_back(e);
-                                    }
-                                    last_use[e] = t;
-                                }
-                                while (static_cast<int>(cache.size()) > C) {
-                                    int victim = -1;
-                                    for (size_t i = 0; i < cache.size(); ++i) {
-                                        const int c = cache[i];
-                                        if (demanded[c]) continue;
-                                        if (victim < 0) {
-                                            victim = static_cast<int>(i);
-                                            continue;
-                                        }
-                                        const int v = cache[victim];
-                                        if (std::tuple(future[c], last_use[c], c) < std::tuple(future[v], last_use[v], v))
-                                            victim = static_cast<int>(i);
-                                    }
-                                    if (victim < 0) break;  // C < experts demanded at t: nothing evictable
-                                    cached[cache[victim]] = 0;
-                                    cache.erase(cache.begin() + victim);
-                                }
-                                for (int j = 0; j < a.k_max; ++j)
-                                    if (ex[j] >= 0) demanded[ex[j]] = 0;
-                                add(t, -1);     // slide the window to [t+1, t+1+M)
-                                add(t + M, +1);
-                            }
-                        }
-                        sv.hit_rate = demands > 0 ? static_cast<double>(hits) / demands : 0.0;
+                        sv.hit_rate = simulate_sch(a, seqs, {m}, sv.cache_size, M);
                         res.sch[m].push_back(sv);
                     }
+            std::vector<int> all(static_cast<size_t>(a.n_moe));
+            for (int m = 0; m < a.n_moe; ++m) all[static_cast<size_t>(m)] = m;
+            for (int M : o.seg_lengths)
+                for (double ratio : o.cache_ratios) {
+                    SchValue sv;
+                    sv.m = M;
+                    sv.ratio = ratio;
+                    sv.cache_size = std::clamp(static_cast<int>(std::lround(ratio * a.n_moe * a.k_max)), 1, a.n_moe * E);
+                    sv.hit_rate = simulate_sch(a, seqs, all, sv.cache_size, M);
+                    res.sch_model.push_back(sv);
+                }
             res.notes.push_back("SCH counts cold-start misses (the cache starts empty per sequence); moe-lrc's stack "
-                                "algorithm differs slightly on short sequences. Model-level (cross-layer) SCH is not "
-                                "computed.");
+                                "algorithm differs slightly on short sequences. sch_model: one cache across all MoE "
+                                "layers, cache_size = round(ratio x n_moe x k).");
         }
         return res;
     });

@@ -15,6 +15,9 @@
 // in tokens [t, t+m), ties by least recent use, then lowest id. SCH = hits / demands. Cold-start misses
 // count as misses (moe-lrc's stack algorithm treats empty slots as pre-filled; expect small differences
 // on short sequences — methods.md §5.3).
+// Model-level (cross-layer) SCH (moe-lrc 41_sch_calc.py, methods.md §5.3): one cache spanning all MoE
+// layers, expert ids concatenated into one space (layer slot m, expert e -> m E + e), every token demands
+// its experts of all layers, C = round(rho n_moe k) (cache_m = C / (L k)); same eviction rule.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,6 +58,7 @@ struct LrcResult {
     std::vector<int> moe_layers;
     std::vector<SrpForLength> srp;              // one per segment length
     std::vector<std::vector<SchValue>> sch;     // [n_moe][m x ratio]
+    std::vector<SchValue> sch_model;            // [m x ratio] cross-layer cache (cache_size = round(rho n_moe k))
     std::vector<std::string> notes;
 };
 Result<LrcResult> local_routing_consistency(const RoutingArrays& a, const LrcOptions& o);

@@ -28,13 +28,16 @@ nlohmann::json to_json(const LrcResult& r) {
             v.push_back({{"m", x.m}, {"ratio", x.ratio}, {"cache_size", x.cache_size}, {"hit_rate", x.hit_rate}});
         sch.push_back({{"layer", r.moe_layers[m]}, {"values", v}});
     }
+    nlohmann::json sch_model = nlohmann::json::array();
+    for (const auto& x : r.sch_model)
+        sch_model.push_back({{"m", x.m}, {"ratio", x.ratio}, {"cache_size", x.cache_size}, {"hit_rate", x.hit_rate}});
     return {{"analysis", "lrc"},
             {"parameters",
              {{"filter", detail::filter_json(r.options.filter)},
               {"seg_lengths", r.options.seg_lengths},
               {"cache_ratios", r.options.cache_ratios}}},
             {"sequences", r.sequences}, {"tokens", r.tokens}, {"k", r.k}, {"n_experts", r.n_experts},
-            {"srp", srp}, {"sch", sch}, {"notes", r.notes}};
+            {"srp", srp}, {"sch", sch}, {"sch_model", sch_model}, {"notes", r.notes}};
 }
 
 std::string to_csv(const LrcResult& r) {
@@ -50,6 +53,8 @@ std::string to_csv(const LrcResult& r) {
         for (const auto& x : r.sch[m])
             out += csv_row({"sch", std::to_string(r.moe_layers[m]), std::to_string(x.m), csv_num(x.ratio),
                             csv_num(x.hit_rate), "", ""});
+    for (const auto& x : r.sch_model)
+        out += csv_row({"sch", "all", std::to_string(x.m), csv_num(x.ratio), csv_num(x.hit_rate), "", ""});
     return out;
 }
 

@@ -6,6 +6,7 @@
 // cheap (enqueue, don't write to disk). When no observer is attached, or the observer's capture level
 // is None, the engine skips computing the optional statistics.
 #include <cstdint>
+#include <limits>
 #include <span>
 
 namespace moescope {
@@ -16,6 +17,7 @@ enum class CaptureLevel : int {
     Routing = 1,      // selected experts (best first) + final weights + shared-expert gate
     Logits = 2,       // + raw router logits [n_experts]
     Activations = 3,  // + per selected expert output L2 norm and max |down_proj output| (+channel),
+                      //   the token contribution s_t of the routed experts (EASY-EP),
                       //   per layer hidden-state max |value| (+channel) and L2 norm, attention sink mass
 };
 
@@ -33,6 +35,10 @@ struct RoutingEvent {
     std::span<const float> expert_out_norm;      // [k] L2 norm of each selected expert's output (before weighting)
     std::span<const float> down_proj_max;        // [k] max |down_proj output| of each selected expert
     std::span<const int32_t> down_proj_channel;  // [k] hidden channel where that max occurs
+    // level >= Activations, else NaN: EASY-EP's token contribution (methods.md §6.2)
+    //   s_t = max(0, 1 - cos(h, h + r)),  h = residual stream entering the MoE block (not normalised),
+    //   r = sum_j w_j E_j(x) = the routed experts' output (shared experts excluded); computed in double.
+    float token_contribution = std::numeric_limits<float>::quiet_NaN();
 };
 
 // Per-layer statistics of one token (every decoder layer, dense ones included). level >= Activations.

@@ -33,7 +33,7 @@ double estimate_bytes_per_token(const ModelShape& s, CaptureLevel level, LogitsD
     if (level >= CaptureLevel::Logits)
         bytes += s.n_moe * (12.0 + s.n_experts * (logits == LogitsDtype::F16 ? 2.0 : 4.0));
     if (level >= CaptureLevel::Activations) {
-        bytes += s.n_moe * (14.0 + 12.0 * k);         // out_norm f32, down_proj max f32, channel i32
+        bytes += s.n_moe * (23.0 + 12.0 * k);         // out_norm f32, down_proj max f32, channel i32, s_t REAL
         bytes += s.n_layers * (44.0 + (sink_per_head ? 4.0 * s.n_heads + 2.0 : 0.0));  // layer_stat row
     }
     return bytes * fill;

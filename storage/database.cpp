@@ -193,7 +193,7 @@ std::unique_ptr<Database> Database::open(const std::string& path, Access access)
         d->interrupted_on_open_ = d->db_.changes();
     } else if (version == 0) {
         throw Error(path + ": empty database (no moescope schema yet)");
-    } else if (version < kSchemaVersion) {
+    } else if (version < kMinReadableVersion) {
         throw Error(path + ": schema version " + std::to_string(version) +
                     " is older than this build's; open it once for writing (e.g. moescope-cli import/record) to "
                     "migrate it");

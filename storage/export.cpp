@@ -293,6 +293,8 @@ ExportResult export_routing(Database& db, ExportFormat format, const std::string
                 w.add_raw("expert_out_norm", "F32", {T, Mi, Ki}, bytes_of(a.expert_out_norm));
                 w.add_raw("down_proj_max", "F32", {T, Mi, Ki}, bytes_of(a.down_proj_max));
                 w.add_raw("down_proj_channel", "I32", {T, Mi, Ki}, bytes_of(a.down_proj_channel));
+                if (a.has_token_contribution())
+                    w.add_raw("token_contribution", "F32", {T, Mi}, bytes_of(a.token_contribution));
             }
             if (a.has_layer_stats()) {
                 const int64_t NL = a.n_layers;

@@ -77,6 +77,7 @@ void Recorder::on_routing(const RoutingEvent& e) {
     if (options_.level >= CaptureLevel::Activations && !e.down_proj_max.empty()) {
         r.has_act = true;
         r.act_off = static_cast<uint32_t>(b.out_norm.size());
+        r.contribution = e.token_contribution;
         for (size_t j = 0; j < e.experts.size(); ++j) {
             b.out_norm.push_back(j < e.expert_out_norm.size() ? e.expert_out_norm[j] : NAN);
             b.dp_max.push_back(j < e.down_proj_max.size() ? e.down_proj_max[j] : NAN);
@@ -252,7 +253,8 @@ void Recorder::prepare_statements() {
     w_->ins_routing = db.prepare("INSERT INTO routing(id, experts, weights, shared_gate) VALUES (?,?,?,?)");
     w_->ins_logits = db.prepare("INSERT INTO router_logits(id, logits) VALUES (?,?)");
     w_->ins_act = db.prepare(
-        "INSERT INTO expert_activation(id, out_norm, down_proj_max, down_proj_channel) VALUES (?,?,?,?)");
+        "INSERT INTO expert_activation(id, out_norm, down_proj_max, down_proj_channel, token_contribution) "
+        "VALUES (?,?,?,?,?)");
     w_->ins_stat = db.prepare(
         "INSERT INTO layer_stat(id, hidden_max_abs, hidden_max_channel, hidden_norm, sink_mass, "
         "sink_mass_per_head) VALUES (?,?,?,?,?,?)");
@@ -446,6 +448,8 @@ void Recorder::write_batch_txn(std::vector<std::unique_ptr<StepBuffer>>& batch) 
                 a.bind_blob(2, b.out_norm.data() + r.act_off, r.k * sizeof(float));
                 a.bind_blob(3, b.dp_max.data() + r.act_off, r.k * sizeof(float));
                 a.bind_blob(4, b.dp_chan.data() + r.act_off, r.k * sizeof(int32_t));
+                if (std::isnan(r.contribution)) a.bind_null(5);
+                else a.bind(5, static_cast<double>(r.contribution));
                 a.run();
             }
             // aggregates (in memory; written below with absolute values, inside this transaction)

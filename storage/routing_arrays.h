@@ -42,6 +42,9 @@ struct RoutingArrays {
     std::vector<float> expert_out_norm;   // [n_tokens][n_moe][k_max]
     std::vector<float> down_proj_max;     // [n_tokens][n_moe][k_max]
     std::vector<int32_t> down_proj_channel;  // [n_tokens][n_moe][k_max]
+    // EASY-EP token contribution s_t = max(0, 1 - cos(h, h + r)) of the routed experts (methods.md §6.2),
+    // [n_tokens][n_moe]; filled with the activations (schema v3 recordings); NaN where not stored.
+    std::vector<float> token_contribution;
     std::vector<float> hidden_max_abs;    // [n_tokens][n_layers]
     std::vector<int32_t> hidden_max_channel;  // [n_tokens][n_layers]
     std::vector<float> hidden_norm;       // [n_tokens][n_layers]
@@ -59,6 +62,7 @@ struct RoutingArrays {
     bool has_activations() const { return !down_proj_max.empty(); }
     bool has_layer_stats() const { return !hidden_max_abs.empty(); }
     bool has_shared_gate() const { return !shared_gate.empty(); }
+    bool has_token_contribution() const { return !token_contribution.empty(); }
     bool has_sink_heads() const { return !sink_mass_head.empty(); }
     size_t layer_index(int64_t t, int layer) const { return static_cast<size_t>(t) * n_layers + layer; }
     size_t head_index(int64_t t, int layer, int head) const {

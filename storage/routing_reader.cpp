@@ -241,8 +241,10 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
         }
     }
     if (sel.activations) {
-        Stmt s = db.prepare("SELECT id, out_norm, down_proj_max, down_proj_channel FROM expert_activation "
-                            "WHERE id BETWEEN ? AND ?");
+        // token_contribution exists from schema v3 on; a v2 file (read-only opens accept it) has none.
+        const bool v3 = database.schema_version() >= 3;
+        Stmt s = db.prepare(std::string("SELECT id, out_norm, down_proj_max, down_proj_channel, ") +
+                            (v3 ? "token_contribution" : "NULL") + " FROM expert_activation WHERE id BETWEEN ? AND ?");
         s.bind(1, routing_key(map.lo(), 0)).bind(2, routing_key(map.hi(), kMaxLayers - 1));
         while (s.step()) {
             int64_t row = map.find(key_token(s.int64(0)));
@@ -258,6 +260,12 @@ RoutingArrays read_routing(Database& database, const RoutingSelection& sel) {
             std::memcpy(out.expert_out_norm.data() + base, a.data(), std::min(a.size() / 4, K) * 4);
             std::memcpy(out.down_proj_max.data() + base, b.data(), std::min(b.size() / 4, K) * 4);
             std::memcpy(out.down_proj_channel.data() + base, c.data(), std::min(c.size() / 4, K) * 4);
+            if (!s.is_null(4)) {
+                if (out.token_contribution.empty())
+                    out.token_contribution.assign(T * static_cast<size_t>(out.n_moe), std::numeric_limits<float>::quiet_NaN());
+                out.token_contribution[static_cast<size_t>(row) * out.n_moe + slot_of[static_cast<size_t>(layer)]] =
+                    static_cast<float>(s.real(4));
+            }
         }
     }
     if (sel.layer_stats && out.n_layers > 0) {

@@ -19,7 +19,7 @@ struct RoutingSelection {
     bool prompt_tokens = true;              // include prefill tokens
     bool generated_tokens = true;           // include generated tokens
     bool logits = false;                    // fill router_logits (when captured)
-    bool activations = false;               // fill expert_out_norm / down_proj_max / down_proj_channel
+    bool activations = false;               // fill expert_out_norm / down_proj_max / down_proj_channel / token_contribution
     bool layer_stats = false;               // fill hidden_*, sink_mass and sink_mass_head (when stored)
 };
 

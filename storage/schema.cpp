@@ -137,8 +137,14 @@ ALTER TABLE run ADD COLUMN dropped_steps INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE run ADD COLUMN steps_committed INTEGER NOT NULL DEFAULT 0;
 )SQL";
 
+// v3: EASY-EP's token contribution s_t per (token, MoE layer) (methods.md §6.2), level activations.
+// Additive: a v2 file still reads (the column reads as absent), so read-only opens accept v2.
+const char* const kV3 = R"SQL(
+ALTER TABLE expert_activation ADD COLUMN token_contribution REAL;
+)SQL";
+
 const std::vector<const char*>& migrations() {
-    static const std::vector<const char*> m = {kV1, kV2};
+    static const std::vector<const char*> m = {kV1, kV2, kV3};
     return m;
 }
 

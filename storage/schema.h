@@ -8,7 +8,9 @@
 
 namespace moescope::storage {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
+// Oldest version a read-only open accepts (later versions only added columns readers treat as absent).
+constexpr int kMinReadableVersion = 2;
 constexpr const char* kAppName = "moescope";
 
 // Row key of the per (token, layer) tables: routing, router_logits, expert_activation, layer_stat.

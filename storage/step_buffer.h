@@ -23,6 +23,7 @@ struct StepBuffer {
         uint32_t logit_off = 0, n_logits = 0;
         bool has_act = false;
         uint32_t act_off = 0;  // into out_norm / dp_max / dp_chan
+        float contribution = NAN;  // EASY-EP s_t (level activations), NaN = not computed
     };
     struct Stat {
         int64_t position = 0;

@@ -170,7 +170,8 @@ void declare(Args& a, const std::string& kind) {
         a.option("cache-ratios", "cache sizes as multiples of k (default 1,1.5,2,3,4)");
         a.flag("no-sch", "skip the cache simulation");
     } else if (kind == "importance") {
-        a.option("method", "frequency, gate, output (default) or mc_moe; easy_ep needs an engine pass");
+        a.option("method", "frequency, gate, output (default: w x ||y||), easy-ep (w x ||y|| x s_t; capture "
+                           "activations) or mc_moe");
         a.option("keep", "experts kept per layer (default E/2)");
         a.option("mc-alpha", "MC-MoE alpha (default 1)");
         a.option("mc-beta", "MC-MoE beta (default 1.5)");
@@ -523,14 +524,13 @@ Output run_kind(const std::string& kind, const Args& a) {
     } else if (kind == "importance") {
         ImportanceOptions o;
         o.filter = base_filter(a, TokenKind::All);
-        o.method = value_or_usage(parse_importance_method(a.get_or("method", "output")));
-        if (o.method == ImportanceMethod::EasyEp)
-            throw UsageError("--method easy_ep needs the per-token contribution s_t from an engine calibration pass, "
-                             "which recorded runs do not hold; use --method output (sum of w x ||y||)");
+        std::string method = a.get_or("method", "output");
+        if (method == "easy-ep") method = "easy_ep";
+        o.method = value_or_usage(parse_importance_method(method));
         o.keep_per_layer = static_cast<int>(a.get_int("keep", 0));
         o.mc_alpha = a.get_double("mc-alpha", 1.0);
         o.mc_beta = a.get_double("mc-beta", 1.5);
-        const bool need_act = o.method == ImportanceMethod::Output;
+        const bool need_act = o.method == ImportanceMethod::Output || o.method == ImportanceMethod::EasyEp;
         const Loaded L = load(db, runs, true, need_act, false);
         const ImportanceResult r = value_or_error(expert_importance(L.arrays, o));
         emit(r, L);

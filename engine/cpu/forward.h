@@ -65,6 +65,7 @@ private:
         std::vector<float> sink;                   // [T][nh] attention mass on position 0
         std::vector<float> router;                 // [T][E]
         std::vector<float> shared_gate;            // [T]
+        std::vector<float> contrib;                // [T] EASY-EP token contribution (level Activations)
         std::vector<float> gx, g, u, d;            // gathered expert inputs / intermediates / outputs
         std::vector<float> out_norm, out_max;      // [T][k] activations per selected expert
         std::vector<int32_t> out_ch;

@@ -5,7 +5,10 @@
 //   y = Σ_j w_j · Expert_{e_j}(x)             experts run over the tokens routed to them, index order;
 //                                             a zero_output expert keeps its slot and weight, its
 //                                             Expert_e(x) is 0 (Super Experts' down_proj zeroing, P2)
+//   s_t = max(0, 1 − cos(h, h + y))           level Activations: EASY-EP token contribution, h = residual
+//                                             entering the block, y = routed output so far (no shared)
 //   y += [sigmoid(x · w_sg)] · Shared(x)      qwen2_moe (gated) / DeepSeek (ungated)
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cpu/forward.h"
@@ -166,6 +169,26 @@ void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, R
         if (slots > 0) run_expert_group(M, e_begin, e_end, slots, I, acts ? onorm : nullptr, omax, E);
         e_begin = e_end;
     }
+    // EASY-EP s_t (methods.md §6.2) from the residual h (s_.x, not normalised) and the routed output r (y,
+    // before the shared expert is added); cos in double. A zero-length vector makes cos 0 (s = 1), as the
+    // eps clamp of torch.cosine_similarity does.
+    float* contrib = acts ? buf(s_.contrib, static_cast<size_t>(T)) : nullptr;  // [T]
+    if (acts) {
+        const float* h = s_.x.data();
+        for (int t = 0; t < T; ++t) {
+            double hh = 0, hr = 0, rr = 0;
+            for (int c = 0; c < H; ++c) {
+                const double hv = h[static_cast<size_t>(t) * H + c], rv = y[static_cast<size_t>(t) * H + c];
+                hh += hv * hv;
+                hr += hv * rv;
+                rr += rv * rv;
+            }
+            const double den = std::sqrt(hh) * std::sqrt(std::max(0.0, hh + 2 * hr + rr));
+            const double cos = den > 0 ? (hh + hr) / den : 0.0;
+            contrib[t] = static_cast<float>(std::max(0.0, 1.0 - cos));
+        }
+    }
+
     float* sg = buf(s_.shared_gate, static_cast<size_t>(T));
     for (int t = 0; t < T; ++t) sg[t] = -1.0f;
     if (M.shared.gate.present()) {
@@ -199,6 +222,7 @@ void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, R
             ev.expert_out_norm = std::span<const float>(onorm + static_cast<size_t>(t) * E, k);
             ev.down_proj_max = std::span<const float>(omax + static_cast<size_t>(t) * E, k);
             ev.down_proj_channel = std::span<const int32_t>(s_.out_ch.data() + static_cast<size_t>(t) * E, k);
+            ev.token_contribution = contrib[t];
         }
         obs->on_routing(ev);
     }

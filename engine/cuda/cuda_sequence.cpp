@@ -57,6 +57,7 @@ struct TapPtrs {
     float* exp_norm = nullptr;
     float* logits = nullptr;
     float* gate = nullptr;
+    float* contrib = nullptr;  // [M][T] EASY-EP s_t
     float* hid_max = nullptr;
     int32_t* hid_ch = nullptr;
     float* hid_norm = nullptr;
@@ -65,7 +66,7 @@ struct TapPtrs {
 
 int64_t tap_bytes(const TapLayout& t) {
     auto r = [](int64_t n, int64_t sz) { return ((n * sz + 255) / 256) * 256; };
-    return r(t.sel_total, 4) * 5 + r(t.logits_size, 4) + r(t.gate_size, 4) + r(t.hidden_size, 4) * 3 +
+    return r(t.sel_total, 4) * 5 + r(t.logits_size, 4) + r(t.gate_size, 4) * 2 + r(t.hidden_size, 4) * 3 +
            r(t.sink_size, 4);
 }
 
@@ -79,6 +80,7 @@ TapPtrs tap_ptrs(void* base, const TapLayout& t) {
     r.exp_norm = carve<float>(p, t.sel_total);
     r.logits = carve<float>(p, t.logits_size);
     r.gate = carve<float>(p, t.gate_size);
+    r.contrib = carve<float>(p, t.gate_size);
     r.hid_max = carve<float>(p, t.hidden_size);
     r.hid_ch = carve<int32_t>(p, t.hidden_size);
     r.hid_norm = carve<float>(p, t.hidden_size);
@@ -341,6 +343,9 @@ void CudaSequenceImpl::run_chunk(const int32_t* tok, int T, RoutingObserver* obs
                 row_stats(eo.y, H, eo.slot_row, int64_t(T) * p.k, dt.exp_max + tl.sel_off[l], dt.exp_ch + tl.sel_off[l],
                           dt.exp_norm + tl.sel_off[l], s, ids, zeroed[l]);
             moe_combine(eo.y, eo.slot_row, ids, wts, T, p.k, H, out, s, zeroed[l]);
+            // EASY-EP s_t from the residual entering the block (x) and the routed output (out, before the
+            // shared expert is added), as the CPU block. UNVERIFIED on a GPU.
+            if (acts) token_contribution(x.as<float>(), out, H, T, dt.contrib + int64_t(mi) * T, s);
             if (Ly.shared.present()) {
                 const int I = Ly.shared.inter;
                 aux.ensure(size_t(T) * 2 * I * 4, "shared expert gate/up");
@@ -410,6 +415,7 @@ void CudaSequenceImpl::run_chunk(const int32_t* tok, int T, RoutingObserver* obs
                     ev.expert_out_norm = std::span<const float>(ht.exp_norm + o, size_t(n));
                     ev.down_proj_max = std::span<const float>(ht.exp_max + o, size_t(n));
                     ev.down_proj_channel = std::span<const int32_t>(ht.exp_ch + o, size_t(n));
+                    ev.token_contribution = ht.contrib[int64_t(mi) * T + t];
                 }
                 obs->on_routing(ev);
             }

@@ -36,7 +36,33 @@ __global__ void row_stats_kernel(const float* x, int width, const int32_t* row_m
         out_norm[i] = sqrtf(ss);
     }
 }
+__global__ void contribution_kernel(const float* h, const float* r, int width, float* out) {
+    const int64_t i = blockIdx.x;
+    const float* hp = h + i * width;
+    const float* rp = r + i * width;
+    float hh = 0.0f, hr = 0.0f, rr = 0.0f;
+    for (int c = threadIdx.x; c < width; c += blockDim.x) {
+        const float hv = hp[c], rv = rp[c];
+        hh += hv * hv;
+        hr += hv * rv;
+        rr += rv * rv;
+    }
+    hh = block_sum(hh);
+    hr = block_sum(hr);
+    rr = block_sum(rr);
+    if (threadIdx.x == 0) {
+        const float den = sqrtf(hh) * sqrtf(fmaxf(0.0f, hh + 2.0f * hr + rr));
+        const float cs = den > 0.0f ? (hh + hr) / den : 0.0f;
+        out[i] = fmaxf(0.0f, 1.0f - cs);
+    }
+}
 }  // namespace
+
+void token_contribution(const float* h, const float* r, int width, int64_t n_rows, float* out, cudaStream_t stream) {
+    if (n_rows <= 0) return;
+    contribution_kernel<<<unsigned(n_rows), 128, 0, stream>>>(h, r, width, out);
+    CUDA_CHECK_LAUNCH("token_contribution");
+}
 
 void row_stats(const float* x, int width, const int32_t* row_map, int64_t n_rows, float* out_max, int32_t* out_channel,
                float* out_norm, cudaStream_t stream, const int32_t* ids, const uint8_t* zeroed) {

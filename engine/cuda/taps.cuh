@@ -14,4 +14,8 @@ namespace moescope::gpu {
 void row_stats(const float* x, int width, const int32_t* row_map, int64_t n_rows, float* out_max, int32_t* out_channel,
                float* out_norm, cudaStream_t stream, const int32_t* ids = nullptr, const uint8_t* zeroed = nullptr);
 
+// EASY-EP token contribution per row: out[t] = max(0, 1 - cos(h[t], h[t] + r[t])) (cos 0 when a vector is
+// zero), the CPU block's definition (engine/cpu/moe_block.cpp) with float sums.
+void token_contribution(const float* h, const float* r, int width, int64_t n_rows, float* out, cudaStream_t stream);
+
 }  // namespace moescope::gpu

@@ -67,6 +67,38 @@ private slots:
         QCOMPARE(plan.at("layers").at(0).at("keep"), (nlohmann::json{keep[0], keep[1]}));
     }
 
+    // s_t recorded with the activations (RoutingArrays::token_contribution) is used when the caller gives
+    // none: the same hand-computed easy_ep as with caller-supplied s_t; NaN rows count as s = 0 (noted).
+    void easy_ep_from_recorded_contribution_data() {
+        QTest::addColumn<QVector<float>>("s");
+        QTest::addColumn<QVector<double>>("expected");
+        QTest::addColumn<bool>("noted_missing");
+        QTest::newRow("recorded s = (.5, 1)") << QVector<float>{0.5f, 1.0f} << QVector<double>{2.1, 2.0, 0.1, 0} << false;
+        // t1 without s_t: only t0 counts: e0 .6*1*.5 = .3, e1 .4*10*.5 = 2
+        QTest::newRow("t1 not recorded") << QVector<float>{0.5f, NAN} << QVector<double>{0.3, 2.0, 0, 0} << true;
+    }
+    void easy_ep_from_recorded_contribution() {
+        QFETCH(QVector<float>, s);
+        QFETCH(QVector<double>, expected);
+        QFETCH(bool, noted_missing);
+        RoutingArrays a = calib();
+        a.token_contribution.assign(s.begin(), s.end());
+        ImportanceOptions o;
+        o.method = ImportanceMethod::EasyEp;
+        o.keep_per_layer = 2;
+        auto r = expert_importance(a, o);
+        QVERIFY2(r.ok(), r.message().c_str());
+        for (int e = 0; e < 4; ++e) QVERIFY2(near(r->easy_ep[0][e], expected[e]), qPrintable(QString::number(r->easy_ep[0][e])));
+        QCOMPARE(r->score, r->easy_ep);
+        // the partial score (w * ||y||, no s_t) stays available as "output"
+        QVERIFY(near(r->output[0][1], 4.0));
+        bool noted = false;
+        for (const auto& n : r->notes) noted |= n.find("no recorded s_t") != std::string::npos;
+        QCOMPARE(noted, noted_missing);
+        a.token_contribution.pop_back();  // mis-sized: an error, not a read past the end
+        QVERIFY(!expert_importance(a, o).ok());
+    }
+
     void output_aware_changes_the_plan() {
         // Keep only 1: frequency keeps expert 0, output-aware (w * n) keeps expert 1 (norm 10).
         ImportanceOptions o;

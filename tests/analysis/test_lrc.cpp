@@ -97,6 +97,42 @@ private slots:
         QVERIFY2(near(v.hit_rate, hit_rate), qPrintable(QString::number(v.hit_rate)));
     }
 
+    // Cross-layer (model-level) SCH on a hand-made run: 2 MoE layers, E = 2, k = 1, one sequence of 4 tokens,
+    // layer slot 0 routes 0 1 0 1, slot 1 routes 0 0 0 0 -> ids (m E + e): t0 {0,2} t1 {1,2} t2 {0,2} t3 {1,2}.
+    // ratio 1 -> C = round(1 x 2 x 1) = 2: t1 inserts 1, evicts 0 (only one not demanded); t2 inserts 0, evicts
+    // 1; t3 inserts 1, evicts 0: hits = id 2 at t1..t3 = 3 / 8. ratio 2 -> C = 4: only the 3 compulsory misses
+    // of 8 demands -> 5 / 8. Layer-level for comparison (C = 1 / 2): slot 0 0 and 2/4, slot 1 3/4 and 3/4.
+    void sch_model_hand_computed_data() {
+        QTest::addColumn<double>("ratio");
+        QTest::addColumn<int>("cache");
+        QTest::addColumn<double>("model");
+        QTest::addColumn<double>("layer0");
+        QTest::addColumn<double>("layer1");
+        QTest::newRow("ratio 1") << 1.0 << 2 << 3.0 / 8 << 0.0 << 0.75;
+        QTest::newRow("ratio 2") << 2.0 << 4 << 5.0 / 8 << 0.5 << 0.75;
+    }
+    void sch_model_hand_computed() {
+        QFETCH(double, ratio);
+        QFETCH(int, cache);
+        QFETCH(double, model);
+        QFETCH(double, layer0);
+        QFETCH(double, layer1);
+        RoutingBuilder b({0, 1}, 1, 2);
+        for (int t = 0; t < 4; ++t) b.token(0, 0, t, 1, false, "", {{t % 2}, {0}});
+        LrcOptions o;
+        o.seg_lengths = {4};
+        o.cache_ratios = {ratio};
+        auto r = local_routing_consistency(b.arrays(), o);
+        QVERIFY2(r.ok(), r.message().c_str());
+        QCOMPARE(r->sch_model.size(), size_t{1});
+        QCOMPARE(r->sch_model[0].cache_size, cache);
+        QVERIFY2(near(r->sch_model[0].hit_rate, model), qPrintable(QString::number(r->sch_model[0].hit_rate)));
+        QVERIFY(near(r->sch.at(0).at(0).hit_rate, layer0));
+        QVERIFY(near(r->sch.at(1).at(0).hit_rate, layer1));
+        const auto j = to_json(*r);
+        QCOMPARE(j.at("sch_model").at(0).at("cache_size").get<int>(), cache);
+    }
+
     void sequences_are_separate() {
         // Two sequences "0 0" and "1 1" (m = 2): each window is constant -> SRP 1 for both experts; had they
         // been joined, the window (0, 1) would exist.

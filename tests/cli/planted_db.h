@@ -95,6 +95,7 @@ inline void write_planted_db(const std::string& path, CaptureLevel level) {
                     ev.expert_out_norm = norm;
                     ev.down_proj_max = dpm;
                     ev.down_proj_channel = ch;
+                    ev.token_contribution = layer == 0 ? 0.25f : 0.5f;  // EASY-EP s_t, planted per layer
                 }
                 rec.on_routing(ev);
             }

@@ -103,6 +103,30 @@ private slots:
         QVERIFY(c.out.count('\n') >= 2);
     }
 
+    // Full EASY-EP from the recorded s_t (planted .25 in layer 0, .5 in layer 1): easy_ep = s x output per
+    // layer, exactly; the partial score stays under "output".
+    void importance_easy_ep() {
+        auto r = runCli({"analyze", "importance", "--db", full_, "--method", "easy-ep", "--keep", "4"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto j = nlohmann::json::parse(r.out.toStdString());
+        QCOMPARE(j.at("parameters").at("method").get<std::string>(), std::string("easy_ep"));
+        const auto& out = j.at("scores").at("output");
+        const auto& ep = j.at("scores").at("easy_ep");
+        double total = 0;
+        for (int m : {0, 1})
+            for (int e = 0; e < 8; ++e) {
+                const double want = (m == 0 ? 0.25 : 0.5) * out.at(m).at(e).get<double>();
+                QVERIFY(std::abs(ep.at(m).at(e).get<double>() - want) <= 1e-9 * std::max(1.0, want));
+                total += ep.at(m).at(e).get<double>();
+            }
+        QVERIFY(total > 0);
+        QCOMPARE(j.at("score"), ep);
+        // without activations there is no s_t: a clear error naming the capture level
+        auto bad = runCli({"analyze", "importance", "--db", routing_only_, "--method", "easy-ep"});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY2(bad.err.contains("capture level 'activations'"), qPrintable(bad.err));
+    }
+
     void importance_plan_file() {
         const QString plan = dir_.filePath("plan.json");
         auto r = runCli({"analyze", "importance", "--db", full_, "--method", "frequency", "--keep", "6", "--plan-out", plan});
@@ -126,7 +150,7 @@ private slots:
         QTest::newRow("no generated tokens") << QStringList{"ftri", "--behavior", "behavior", "--control", "control", "--tokens", "generated"}
                                              << 1 << "no tokens";
         QTest::newRow("unknown run") << QStringList{"load", "--run", "99"} << 1 << "99";
-        QTest::newRow("easy_ep needs the engine") << QStringList{"importance", "--method", "easy_ep"} << 2 << "engine";
+
     }
     void errors() {
         QFETCH(QStringList, args);

@@ -22,6 +22,9 @@ struct SyntheticModel {
     float sink_head(int64_t pos, int layer, int head) const {
         return static_cast<float>((layer * 8 + head + static_cast<int>(pos % 4) * 2) % 64) / 64.0f;
     }
+    float contribution(int64_t pos, int layer) const {  // EASY-EP s_t, multiples of 1/128
+        return static_cast<float>((static_cast<int>(pos % 16) * 4 + layer) % 128) / 128.0f;
+    }
     float gate(int64_t pos, int layer) const {
         if (!shared_gate || layer == moe_layers.back()) return -1.0f;  // -1 = no shared expert
         return static_cast<float>(static_cast<int>(pos % 8) * 8 + layer) / 64.0f;
@@ -96,6 +99,7 @@ struct SyntheticModel {
                     ev.expert_out_norm = norm;
                     ev.down_proj_max = dpm;
                     ev.down_proj_channel = ch;
+                    ev.token_contribution = contribution(pos, layer);
                 }
                 obs.on_routing(ev);
             }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "storage/database.h"
+#include "storage/routing_reader.h"
 #include "storage/schema.h"
 #include "tests/storage/record_fixture.h"
 
@@ -143,11 +144,42 @@ private slots:
         }
         QVERIFY(open_error(path, Access::ReadOnly).find("older") != std::string::npos);
         auto db = Database::open(path, Access::Write);
-        QCOMPARE(db->schema_version(), 2);
+        QCOMPARE(db->schema_version(), kSchemaVersion);
         RunInfo r = db->run(1);
         QCOMPARE(r.status, RunStatus::Complete);
         QCOMPARE(r.dropped_steps, int64_t(0));
-        QCOMPARE(QString::fromStdString(db->db().query_text("SELECT value FROM meta WHERE key='schema_version'")), QString("2"));
+        QCOMPARE(QString::fromStdString(db->db().query_text("SELECT value FROM meta WHERE key='schema_version'")),
+                 QString::number(kSchemaVersion));
+    }
+
+    // v2 -> v3 only added expert_activation.token_contribution: a v2 file with activation rows reads
+    // read-only as before (no s_t), and after a write open (migration) the old rows read the same.
+    void v2_stays_readable() {
+        QTemporaryDir dir;
+        std::string path = dir.filePath("v2.db").toStdString();
+        {
+            Db db(path, Db::Mode::ReadWriteCreate);
+            migrate(db, 2);
+            db.exec("INSERT INTO run(id, kind, created_at, capture_level, status, n_layers, n_experts, k_max, moe_layers_json) "
+                    "VALUES (1, 'record', 'then', 3, 'complete', 1, 4, 1, '[0]')");
+            db.exec("INSERT INTO token(id, run_id, seq, position, token_id, generated) VALUES (1, 1, 0, 0, 7, 0)");
+            db.exec("INSERT INTO routing(id, experts, weights) VALUES (1024, x'0200', x'0000803f')");  // expert 2, w 1
+            db.exec("INSERT INTO expert_activation(id, out_norm, down_proj_max, down_proj_channel) "
+                    "VALUES (1024, x'00000040', x'00004040', x'05000000')");  // norm 2, max 3, channel 5
+        }
+        for (Access access : {Access::ReadOnly, Access::Write}) {
+            auto db = Database::open(path, access);
+            QCOMPARE(db->schema_version(), access == Access::ReadOnly ? 2 : kSchemaVersion);
+            RoutingSelection sel;
+            sel.activations = true;
+            RoutingArrays a = read_routing(*db, sel);
+            QCOMPARE(a.n_tokens, int64_t(1));
+            QCOMPARE(int(a.experts[0]), 2);
+            QCOMPARE(a.expert_out_norm[0], 2.0f);
+            QCOMPARE(a.down_proj_max[0], 3.0f);
+            QCOMPARE(a.down_proj_channel[0], 5);
+            QVERIFY(!a.has_token_contribution());
+        }
     }
 
     void two_writers() {

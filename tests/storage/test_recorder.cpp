@@ -131,6 +131,11 @@ private slots:
             }
             if (a.has_layer_stats())
                 QCOMPARE(a.hidden_max_abs[size_t(t) * size_t(a.n_layers) + 3], float(300 + tk.pos % 100));
+            // EASY-EP s_t [T][n_moe] with the activations
+            if (a.has_activations())
+                for (int s = 0; s < a.n_moe; ++s)
+                    QCOMPARE(a.token_contribution[size_t(t) * size_t(a.n_moe) + size_t(s)],
+                             m.contribution(tk.pos, m.moe_layers[size_t(s)]));
             // shared gate [T][n_moe]: recorded at every level; NaN on the layer planted without one
             for (int s = 0; s < a.n_moe; ++s) {
                 const float g = m.gate(tk.pos, m.moe_layers[size_t(s)]);
@@ -145,6 +150,7 @@ private slots:
                         QCOMPARE(a.sink_mass_head[a.head_index(int64_t(t), l, h)], m.sink_head(tk.pos, l, h));
         }
         QVERIFY(a.has_shared_gate());
+        QCOMPARE(a.has_token_contribution(), level >= CaptureLevel::Activations);
         QCOMPARE(a.has_sink_heads(), level >= CaptureLevel::Activations);
         QCOMPARE(a.n_heads, level >= CaptureLevel::Activations ? m.n_heads : 0);
         QCOMPARE(a.sink_mass_head.size(), level >= CaptureLevel::Activations
