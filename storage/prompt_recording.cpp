@@ -125,7 +125,7 @@ PromptRecordingResult record_prompts(Database& db, const Model& model, const Tok
 
     ModelShape shape{ms.n_layers, static_cast<int>(ms.moe_layers.size()), run.k_max, ms.n_experts, model.config().n_heads};
     for (const auto& p : prompts) res.planned_tokens += static_cast<int64_t>(p.ids.size()) + o.max_new_tokens;
-    res.bytes_per_token = estimate_bytes_per_token(shape, o.level, o.logits_dtype);
+    res.bytes_per_token = estimate_bytes_per_token(shape, o.level, o.logits_dtype, o.sink_per_head);
     if (on_start) on_start(res);
 
     RecorderOptions ropt;
