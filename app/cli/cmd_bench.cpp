@@ -130,6 +130,26 @@ uint64_t prefault(const Model& m) {
     return sum;
 }
 
+// Size of the last-level cache in bytes (Linux sysfs; 0 when unknown). A model whose active weights fit
+// in it is not read from DRAM at all, so the bandwidth bound does not apply to it.
+uint64_t last_level_cache_bytes() {
+    uint64_t best = 0;
+    for (int idx = 0; idx < 8; ++idx) {
+        FILE* f = std::fopen(("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(idx) + "/size").c_str(), "r");
+        if (!f) continue;
+        unsigned long v = 0;
+        char unit = 0;
+        if (std::fscanf(f, "%lu%c", &v, &unit) >= 1) {
+            uint64_t b = v;
+            if (unit == 'K') b <<= 10;
+            else if (unit == 'M') b <<= 20;
+            best = std::max(best, b);
+        }
+        std::fclose(f);
+    }
+    return best;
+}
+
 int32_t argmax(std::span<const float> v) {
     return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
@@ -417,6 +437,10 @@ int cmd_bench(const CommandArgs& argv) {
     j["decode_tok_s"] = to_json(dc);
     j["decode_bound_tok_s"] = bound;
     j["decode_fraction_of_bound"] = dc.median / bound;
+    const uint64_t llc = last_level_cache_bytes();
+    j["last_level_cache_bytes"] = llc;
+    // every weight of the model fits in the last-level cache: decode is not DRAM-bound
+    j["weights_fit_in_cache"] = llc > 0 && model.summary().weight_bytes < llc;
     j["decode_fraction_of_bound_best_bw"] = dc.median / (bw.gbps_max * 1e9 / bytes_per_token);
     j["decode_fraction_of_bound_per_repeat"] = to_json(stats(fraction_per_repeat));
     if (capture != CaptureLevel::None) {
@@ -458,6 +482,9 @@ int cmd_bench(const CommandArgs& argv) {
     std::snprintf(line, sizeof line, "decode     %.2f tok/s median [%.2f, %.2f]; bound %.2f tok/s -> %.1f%% of bound\n",
                   dc.median, dc.min, dc.max, bound, 100.0 * dc.median / bound);
     std::cout << line;
+    if (j["weights_fit_in_cache"].get<bool>())
+        std::cout << "           (the model's weights fit in the " << (llc >> 20)
+                  << " MiB last-level cache: decode is not DRAM-bound, the bound does not apply)\n";
     const Stats fr = stats(fraction_per_repeat);
     std::snprintf(line, sizeof line, "           per repeat vs bandwidth re-measured before it: %.1f%% median [%.1f, %.1f]\n",
                   100.0 * fr.median, 100.0 * fr.min, 100.0 * fr.max);

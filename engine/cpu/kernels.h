@@ -84,7 +84,8 @@ void weighted_rows_bf16(const float* p, const uint16_t* V, int64_t ld, int64_t m
 
 // Arithmetic peak of this machine with the pool's threads, GFLOP/s (1 multiply-add = 2 FLOP): a tight
 // in-register loop of independent 512-bit FMAs (float32) and vdpbf16ps (bf16 pairs), best of a few
-// repeats. 0 where the CPU (or the forced SIMD level) lacks the instruction. Used by `bench`.
+// repeats, each thread timed in its own CPU time (so a busy machine does not lower it) and the
+// threads' rates summed. 0 where the CPU (or the forced SIMD level) lacks the instruction. Used by `bench`.
 struct PeakSample {
     double fp32_gflops = 0, bf16_gflops = 0;
     int threads = 1;

@@ -209,15 +209,28 @@ void rows_avx512bf16_tok(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1
 
 double peak_loop_avx512bf16(int64_t iters) {
     // 12 independent vdpbf16ps chains (more than latency x throughput): the core's BF16 dot-product peak.
-    __m512 a[12];
-    for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
+    // Named registers, not an array: GCC kept an array of accumulators on the stack.
+    __m512 a0 = _mm512_set1_ps(0e-3f), a1 = _mm512_set1_ps(1e-3f), a2 = _mm512_set1_ps(2e-3f), a3 = _mm512_set1_ps(3e-3f),
+           a4 = _mm512_set1_ps(4e-3f), a5 = _mm512_set1_ps(5e-3f), a6 = _mm512_set1_ps(6e-3f), a7 = _mm512_set1_ps(7e-3f),
+           a8 = _mm512_set1_ps(8e-3f), a9 = _mm512_set1_ps(9e-3f), a10 = _mm512_set1_ps(10e-3f), a11 = _mm512_set1_ps(11e-3f);
     const __m512i x = _mm512_set1_epi32(0x3f803f80), y = _mm512_set1_epi32(0x00010001);  // 1.0 pairs, tiny
     for (int64_t it = 0; it < iters; ++it) {
-        for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbf16_ps(a[i], (__m512bh)x, (__m512bh)y);
-        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]));
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)x, (__m512bh)y);
+        a1 = _mm512_dpbf16_ps(a1, (__m512bh)x, (__m512bh)y);
+        a2 = _mm512_dpbf16_ps(a2, (__m512bh)x, (__m512bh)y);
+        a3 = _mm512_dpbf16_ps(a3, (__m512bh)x, (__m512bh)y);
+        a4 = _mm512_dpbf16_ps(a4, (__m512bh)x, (__m512bh)y);
+        a5 = _mm512_dpbf16_ps(a5, (__m512bh)x, (__m512bh)y);
+        a6 = _mm512_dpbf16_ps(a6, (__m512bh)x, (__m512bh)y);
+        a7 = _mm512_dpbf16_ps(a7, (__m512bh)x, (__m512bh)y);
+        a8 = _mm512_dpbf16_ps(a8, (__m512bh)x, (__m512bh)y);
+        a9 = _mm512_dpbf16_ps(a9, (__m512bh)x, (__m512bh)y);
+        a10 = _mm512_dpbf16_ps(a10, (__m512bh)x, (__m512bh)y);
+        a11 = _mm512_dpbf16_ps(a11, (__m512bh)x, (__m512bh)y);
     }
-    __m512 s = a[0];
-    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+    const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                                   _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)),
+                                                 _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11))));
     return static_cast<double>(_mm512_reduce_add_ps(s));
 }
 
