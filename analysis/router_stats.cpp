@@ -168,12 +168,14 @@ Result<SaturationResult> router_saturation(const RoutingArrays& ref, const Routi
                 L.saturation += static_cast<double>(inter) / K;
                 const int uni = nx + ny - inter;
                 L.jaccard += uni > 0 ? static_cast<double>(inter) / uni : 1.0;
+                if (inter != uni) L.set_differ += 1;
                 if (x[0] >= 0 && x[0] == y[0]) L.top1_agreement += 1;
             }
             const double T = static_cast<double>(ref.n_tokens);
             L.saturation /= T;
             L.jaccard /= T;
             L.top1_agreement /= T;
+            L.set_differ /= T;
             res.layers.push_back(L);
         }
         return res;

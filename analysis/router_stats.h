@@ -53,6 +53,7 @@ struct LayerSaturation {
     double saturation = 0;     // mean_t |TopK_a ∩ TopK_b| / K
     double top1_agreement = 0; // share of tokens whose top-1 expert is identical
     double jaccard = 0;        // mean_t |A ∩ B| / |A ∪ B|
+    double set_differ = 0;     // share of tokens whose top-K sets differ (A != B as sets; order ignored)
 };
 struct SaturationResult {
     int k = 0;

@@ -6,6 +6,7 @@
 #include <QMessageBox>
 #include <QPainter>
 #include <QPushButton>
+#include <QTabWidget>
 #include <QTimer>
 #include <cstdio>
 
@@ -15,6 +16,8 @@
 #include "app/gui/main_window.h"
 #include "app/gui/model_controller.h"
 #include "app/gui/model_picker.h"
+#include "app/gui/run_context.h"
+#include "app/gui/views/analysis_runner.h"
 #include "app/gui/transcript_view.h"
 #include "app/gui/views/view_screenshots.h"
 
@@ -40,6 +43,30 @@ void ScreenshotTour::shoot(const QString& name, QWidget* overlay) {
     const QString path = QDir(out_).filePath(name);
     if (!pm.save(path)) return fail("cannot write " + path);
     std::printf("saved %s\n", qPrintable(path));
+}
+
+void ScreenshotTour::shootViews(QStringList views, std::function<void()> then) {
+    if (views.isEmpty()) return then();
+    const QStringList spec = views.takeFirst().split(QLatin1Char('='));
+    QWidget* view = w_->findChild<QWidget*>(spec.value(0));
+    auto* tabs = view && view->parentWidget() ? qobject_cast<QTabWidget*>(view->parentWidget()->parentWidget()) : nullptr;
+    if (!tabs) return shootViews(views, then);  // that view is not installed
+    tabs->setCurrentWidget(view);
+    if (auto* sub = view->findChild<QTabWidget*>(QStringLiteral("specTabs"))) sub->setCurrentIndex(3);  // co-activation
+    // Shoot once every analysis runner of the view is idle (each result arrives queued on this thread).
+    auto check = std::make_shared<std::function<void()>>();
+    *check = [this, view, views, then, file = spec.value(1), check]() {
+        for (AnalysisRunner* r : view->findChildren<AnalysisRunner*>())
+            if (r->busy()) {
+                connect(r, &AnalysisRunner::busyChanged, this, [check](bool busy) {
+                    if (!busy) QTimer::singleShot(0, *check);
+                }, Qt::SingleShotConnection);
+                return;
+            }
+        shoot(file);
+        shootViews(views, then);
+    };
+    QTimer::singleShot(0, this, *check);
 }
 
 void ScreenshotTour::start() {
@@ -113,7 +140,12 @@ void ScreenshotTour::start() {
                 return;
             }
             shoot("05-branch-side-by-side.png");
-            w_->setModelPath(QDir::temp().filePath("moescope-screenshot-not-a-model"));
+            // 7+. The analysis views on the branch (the open run) and its parent run.
+            if (RunDataPtr run = w_->runContext()->run(); run && run->routing.n_moe > 1 && run->routing.n_tokens > 0)
+                w_->runContext()->selectExpert(run->routing.moe_layers[1], run->routing.experts[run->routing.slot(0, 1, 0)]);
+            shootViews({"viewRoutingHeatmap=view_routing_heatmap.png", "viewRunCompare=view_run_compare.png",
+                        "viewSpecialization=view_specialization.png"},
+                       [this] { w_->setModelPath(QDir::temp().filePath("moescope-screenshot-not-a-model")); });
         });
     });
 

@@ -4,6 +4,8 @@
 // waits for the signal that ends the previous one, never for a fixed time.
 #include <QObject>
 #include <QString>
+#include <QStringList>
+#include <functional>
 
 namespace moescope::gui {
 
@@ -21,6 +23,9 @@ signals:
 private:
     void shoot(const QString& name, QWidget* overlay = nullptr);
     void fail(const QString& why);
+    // Analysis views (issue 11): shows each view's tab ("viewName=file.png"), waits until its analysis
+    // runners are idle, shoots, then runs `then`.
+    void shootViews(QStringList views, std::function<void()> then);
 
     MainWindow* w_;
     QString out_;

@@ -184,6 +184,8 @@ private slots:
         QVERIFY(near(r->layers[0].top1_agreement, 0.5));
         QVERIFY(near(r->layers[1].saturation, 0.5));    // (1/2 + 1/2) / 2
         QVERIFY(near(r->layers[1].jaccard, 1.0 / 3));   // |{2}| / |{0,2,3}| and |{3}| / |{1,2,3}|
+        QVERIFY(near(r->layers[0].set_differ, 0.0));    // same sets (order ignored) on both tokens
+        QVERIFY(near(r->layers[1].set_differ, 1.0));    // both tokens' sets differ
         QVERIFY(near(r->random_baseline, 0.5));
         // Different tokens -> clear error
         RoutingBuilder z({0, 1}, 2, 4);
