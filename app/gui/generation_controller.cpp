@@ -407,6 +407,7 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
         for (size_t j = 0; j < generated.size(); ++j)
             run->tokenText << (j < static_cast<size_t>(firstIndex) ? pieceOf(st.tokenizer, generated[j]) : pieces.value(static_cast<int>(j) - firstIndex));
         run->routing = collector.toArrays(all, nPrompt);
+        run->routing.n_experts = sum.n_experts;  // the collector sees ids only; analyses need E
         run->timeline = markers;
         if (!isBranch) {
             st.lastPrompt = prompt;
