@@ -6,6 +6,7 @@
 // than a random matched expert; exports, item model tester and selection sync.
 #include <QAbstractItemModelTester>
 #include <QChartView>
+#include <QComboBox>
 #include <QFile>
 #include <QSignalSpy>
 #include <QStandardItemModel>
@@ -100,10 +101,25 @@ private slots:
         QCOMPARE(view.layerModel()->rowCount(), 3);
         QCOMPARE(view.layerModel()->item(1, 2)->text(), QStringLiteral("5"));
         QVERIFY(!view.layerModel()->item(1, 4)->text().isEmpty());  // first-token attention recorded
+        // Per-head first-token mass (recorded per head by "Record with activations"): a layers x heads map
+        // whose head mean is the layer's head-averaged mass in the table (the mean is linear).
+        HeatmapWidget* heads = view.headHeatmap();
+        QCOMPARE(heads->rows(), 3);
+        QVERIFY(heads->cols() > 1);
+        for (int l = 0; l < heads->rows(); ++l) {
+            double mean = 0;
+            for (int h = 0; h < heads->cols(); ++h) {
+                const double v = heads->value(l, h);
+                QVERIFY(v >= 0.0 && v <= 1.0 + 1e-6);
+                mean += v / heads->cols();
+            }
+            QVERIFY2(std::abs(mean - view.layerModel()->item(l, 4)->data(Qt::UserRole).toDouble()) < 1e-3,
+                     qPrintable(QString("layer %1: head mean %2 vs %3").arg(l).arg(mean).arg(view.layerModel()->item(l, 4)->text())));
+        }
 
         // Exports: heatmap + both charts PNG/SVG, tables CSV.
         QTemporaryDir out;
-        for (QWidget* w : std::initializer_list<QWidget*>{view.heatmap(), view.thresholdChart(), view.layerChart()}) {
+        for (QWidget* w : std::initializer_list<QWidget*>{view.heatmap(), view.thresholdChart(), view.layerChart(), view.headHeatmap()}) {
             const QString png = out.filePath(w->objectName() + ".png"), svg = out.filePath(w->objectName() + ".svg");
             QCOMPARE(savePng(w, png), QString());
             QCOMPARE(saveSvg(w, svg), QString());
@@ -121,20 +137,32 @@ private slots:
         QCOMPARE(env.context.selectedExpertLayer(), 2);
         QCOMPARE(env.context.selectedExpert(), 6);
 
-        // Prune what-if: base, super experts off, random matched set of the same size.
+        // Prune what-if: base, super experts off, random matched set of the same size; in both modes
+        // (zero down_proj output = the paper's, the default; and router disable) the super expert's
+        // removal shifts the distribution more than the random set's, and the two modes differ.
         view.setWhatIfFile(prompts_, 6);
-        QSignalSpy whatIf(&view, &SuperExpertsView::whatIfReady);
-        view.runWhatIf();
-        QVERIFY(whatIf.wait(120000));
-        QVERIFY2(whatIf.first().at(0).toBool(), qPrintable(whatIf.first().at(1).toString()));
-        QStandardItemModel* m = view.whatIfModel();
-        QCOMPARE(m->rowCount(), 3);
-        auto kl = [&](int r) { return m->item(r, 2)->data(Qt::UserRole).toDouble(); };
-        QCOMPARE(kl(0), 0.0);
-        QVERIFY2(kl(1) > kl(2), qPrintable(QStringLiteral("super off %1, random %2").arg(kl(1)).arg(kl(2))));
-        QVERIFY(m->item(1, 1)->text().contains("L1 E3"));
-        QVERIFY(!m->item(2, 1)->text().contains("L1 E3"));
-        QVERIFY(toCsv(m).startsWith("variant,disabled,mean KL,max KL,top-1 agreement,perplexity,base perplexity,positions\r\nbase,,0,"));
+        auto* mode = view.findChild<QComboBox*>(QStringLiteral("superWhatIfMode"));
+        QVERIFY(mode);
+        QCOMPARE(mode->currentData().toInt(), static_cast<int>(analysis::PruneMode::ZeroOutput));
+        std::vector<double> superKl;
+        for (int i = 0; i < mode->count(); ++i) {
+            mode->setCurrentIndex(i);
+            QSignalSpy whatIf(&view, &SuperExpertsView::whatIfReady);
+            view.runWhatIf();
+            QVERIFY(whatIf.wait(120000));
+            QVERIFY2(whatIf.first().at(0).toBool(), qPrintable(whatIf.first().at(1).toString()));
+            QStandardItemModel* m = view.whatIfModel();
+            QCOMPARE(m->rowCount(), 3);
+            auto kl = [&](int r) { return m->item(r, 2)->data(Qt::UserRole).toDouble(); };
+            QCOMPARE(kl(0), 0.0);
+            QVERIFY2(kl(1) > kl(2), qPrintable(QStringLiteral("%1: super off %2, random %3").arg(mode->currentText()).arg(kl(1)).arg(kl(2))));
+            QVERIFY(m->item(1, 1)->text().contains("L1 E3"));
+            QVERIFY(!m->item(2, 1)->text().contains("L1 E3"));
+            QVERIFY(toCsv(m).startsWith("variant,disabled,mean KL,max KL,top-1 agreement,perplexity,base perplexity,positions\r\nbase,,0,"));
+            superKl.push_back(kl(1));
+        }
+        QCOMPARE(superKl.size(), size_t(2));
+        QVERIFY(superKl[0] != superKl[1]);
     }
 
     void demoModelPopulates() {

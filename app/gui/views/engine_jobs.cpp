@@ -164,8 +164,7 @@ quint64 postWhatIfJob(ViewHub* hub, QObject* receiver, const QString& tag, WhatI
             std::vector<analysis::LogitRun> base;
             int before = 0;
             for (const auto& [name, set] : variants) {
-                Interventions iv;
-                iv.disable = set;
+                const Interventions iv = analysis::prune_interventions(set, req.mode);
                 auto logits = prompt_logits(*st.model, prompts, iv, 0, &cancelled, [&](size_t d) {
                     const int n = before + static_cast<int>(d);
                     host->deliver(rcv, [progress, n, total] { progress(n, total); });

@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "analysis/what_if.h"
 #include "engine/interventions.h"
 #include "engine/routing_tap.h"
 
@@ -60,6 +61,9 @@ struct WhatIfRequest {
     std::vector<ExpertRef> chosen;        // e.g. the detected super experts
     QString chosenName = QStringLiteral("super experts");
     int randomRepeats = 1;                // random sets of the same size, matched per layer
+    // ZeroOutput (default): the Super Experts paper's down_proj zeroing, routing unchanged (P2);
+    // Disable: router logit -inf, other experts take the slots (P1). methods.md §0.3.
+    analysis::PruneMode mode = analysis::PruneMode::ZeroOutput;
     quint64 seed = 0;
 };
 struct WhatIfRow {

@@ -120,6 +120,11 @@ SuperExpertsView::SuperExpertsView(ViewHub* hub, QWidget* parent)
     superTable_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     layerModel_ = new QStandardItemModel(0, 5, this);
     layerModel_->setHorizontalHeaderLabels({tr("layer"), tr("max |h|"), tr("channel"), tr("massive hits"), tr("first-token attention")});
+    headHeatmap_ = new HeatmapWidget(this);
+    headHeatmap_->setObjectName(QStringLiteral("superHeadHeatmap"));
+    headHeatmap_->setAxisTitles(tr("layer"), tr("head"));
+    headHeatmap_->setToolTip(tr("First-token attention mass α₁ per layer and head (Gu et al.); outlined: α₁ > ε (0.3).\n"
+                                "Needs a run recorded with per-head sink mass (“Record with activations” does that)."));
     auto* layerTable = new QTableView(this);
     layerTable->setModel(layerModel_);
     layerTable->verticalHeader()->hide();
@@ -132,6 +137,7 @@ SuperExpertsView::SuperExpertsView(ViewHub* hub, QWidget* parent)
     auto* bottom = new QSplitter(Qt::Horizontal, this);
     bottom->addWidget(withBar(bottom, new ExportBar(QStringLiteral("massive_activations_sinks"), layerChart_, nullptr, bottom), layerChart_));
     bottom->addWidget(withBar(bottom, new ExportBar(QStringLiteral("layers"), nullptr, layerModel_, bottom), layerTable));
+    bottom->addWidget(withBar(bottom, new ExportBar(QStringLiteral("sink_mass_per_head"), headHeatmap_, nullptr, bottom), headHeatmap_));
     auto* vs = new QSplitter(Qt::Vertical, this);
     vs->addWidget(top);
     vs->addWidget(bottom);
@@ -145,9 +151,13 @@ SuperExpertsView::SuperExpertsView(ViewHub* hub, QWidget* parent)
     whatIfPrompts_->setRange(1, 10000);
     whatIfPrompts_->setValue(10);
     whatIfMode_ = new QComboBox(wiBox);
-    // The Super Experts paper zeroes down_proj (P2, routing unchanged); the engine's intervention here is
-    // P1 (router logit -inf, another expert takes the slot): methods.md §0.3.
-    whatIfMode_->addItem(tr("disable (router logit −inf)"));
+    // The Super Experts paper zeroes down_proj (P2, routing unchanged: the default); P1 disables the
+    // expert in the router so another expert takes the slot (methods.md §0.3).
+    whatIfMode_->setObjectName(QStringLiteral("superWhatIfMode"));
+    whatIfMode_->addItem(tr("zero down_proj output (paper)"), static_cast<int>(analysis::PruneMode::ZeroOutput));
+    whatIfMode_->addItem(tr("disable (router logit −inf)"), static_cast<int>(analysis::PruneMode::Disable));
+    whatIfMode_->setToolTip(tr("zero: the experts stay selected with their gate weights, their output is zero (Super Experts paper);\n"
+                               "disable: the router never selects them and the next-ranked experts take their slots."));
     whatIf_ = new QPushButton(tr("Run what-if"), wiBox);
     whatIf_->setObjectName(QStringLiteral("superWhatIf"));
     wrow->addWidget(new QLabel(tr("Prompts:"), wiBox));
@@ -451,6 +461,34 @@ void SuperExpertsView::showData(Data d) {
         sink->attachAxis(ax);
         sink->attachAxis(ay2);
     }
+    // Per layer and head: alpha_1^{l,h} (recorded per-head mass), sinks (alpha > epsilon) outlined.
+    if (d.sinks && d.sinks->n_heads > 0 && !d.sinks->layers.empty()) {
+        const int nh = d.sinks->n_heads, nl = static_cast<int>(d.sinks->layers.size());
+        std::vector<float> v(static_cast<size_t>(nl) * nh, std::nanf(""));
+        std::vector<QPoint> marks;
+        QStringList rows, cols;
+        for (int i = 0; i < nl; ++i) {
+            const auto& L = d.sinks->layers[static_cast<size_t>(i)];
+            rows << QStringLiteral("L%1").arg(L.layer);
+            for (const auto& h : L.heads) {
+                if (h.head < 0 || h.head >= nh) continue;
+                v[static_cast<size_t>(i) * nh + h.head] = static_cast<float>(h.alpha_first);
+                if (h.sink) marks.push_back(QPoint(h.head, i));
+            }
+        }
+        for (int h = 0; h < nh; ++h) cols << QStringLiteral("H%1").arg(h);
+        headHeatmap_->setRowLabels(rows);
+        headHeatmap_->setColumnLabels(cols);
+        headHeatmap_->setRange(0.0f, 1.0f);
+        headHeatmap_->setData(nl, nh, std::move(v), HeatmapWidget::Scale::Sequential);
+        headHeatmap_->setMarks(marks);
+        headHeatmap_->setCellSize(std::max(8, 240 / std::max(nh, 1)), 14);
+        headHeatmap_->setTooltip([rows, cols](int r, int c, float val) {
+            return tr("%1 %2 · attention on token 0: %3").arg(rows.value(r), cols.value(c)).arg(static_cast<double>(val), 0, 'f', 3);
+        });
+    } else {
+        headHeatmap_->setData(0, 0, {});
+    }
     QString text;
     if (d.experts)
         text = tr("Run #%1: %2 super expert(s) — a > P%3 (%4) and a > max/%5 (%6), layers < %7. Sinks shown per layer (head "
@@ -504,6 +542,7 @@ void SuperExpertsView::recordNow() {
     RecordRequest req;
     req.files << recFile_->text().trimmed();
     req.level = CaptureLevel::Activations;
+    req.sinkPerHead = true;  // per-head first-token mass for the layers x heads map (Gu et al.'s metric)
     req.maxNew = recMaxNew_->value();
     setJobRunning(kRecordTag, true);
     status_->setText(tr("Recording %1 with activations…").arg(req.files.first()));
@@ -532,6 +571,7 @@ void SuperExpertsView::runWhatIf() {
     req.maxPrompts = whatIfPrompts_->value();
     for (const auto& s : data_->experts->super_experts) req.chosen.push_back({s.layer, s.expert});
     req.chosenName = tr("super experts off");
+    req.mode = static_cast<analysis::PruneMode>(whatIfMode_->currentData().toInt());
     setJobRunning(kWhatIfTag, true);
     status_->setText(tr("What-if: %1 prompts × 3 variants…").arg(req.maxPrompts));
     postWhatIfJob(

@@ -54,6 +54,7 @@ public:
     HeatmapWidget* heatmap() const { return heatmap_; }
     QChartView* thresholdChart() const { return thresholdChart_; }
     QChartView* layerChart() const { return layerChart_; }
+    HeatmapWidget* headHeatmap() const { return headHeatmap_; }  // layers x heads first-token mass
     QStandardItemModel* superModel() const { return superModel_; }
     QStandardItemModel* layerModel() const { return layerModel_; }
     QStandardItemModel* whatIfModel() const { return whatIfModel_; }
@@ -100,6 +101,7 @@ private:
     QSpinBox* recMaxNew_ = nullptr;
     QPushButton* record_ = nullptr;
     HeatmapWidget* heatmap_ = nullptr;
+    HeatmapWidget* headHeatmap_ = nullptr;
     QChartView* thresholdChart_ = nullptr;
     QChartView* layerChart_ = nullptr;
     QStandardItemModel* superModel_ = nullptr;
