@@ -47,12 +47,14 @@ QString writePlantedFixture(const QString& dir) {
 }
 
 // Records `prompts` as prompt set `set` into the env's database on the engine thread; returns the run id.
-qint64 record(test::EngineViewEnv& env, std::vector<PromptLine> prompts, const std::string& set) {
+qint64 record(test::EngineViewEnv& env, std::vector<PromptLine> prompts, const std::string& set,
+              CaptureLevel level = CaptureLevel::Routing) {
     qint64 id = 0;
     env.host.postBlocking([&] {
         for (auto& p : prompts) p.set = set;
         storage::PromptRecordingOptions o;
         o.label = set;
+        o.level = level;
         o.max_new_tokens = 0;
         id = storage::record_prompts(*env.state->db, *env.state->model, env.state->tokenizer ? &*env.state->tokenizer : nullptr,
                                      prompts, o)
@@ -105,12 +107,15 @@ private slots:
         QTest::newRow("frequency") << Method::Frequency;
         QTest::newRow("gate") << Method::Gate;
         QTest::newRow("mc_moe") << Method::McMoe;
+        QTest::newRow("output (activations)") << Method::Output;
+        QTest::newRow("easy_ep (activations, engine s_t)") << Method::EasyEp;
     }
     void plantedExpertRanksFirst() {
         QFETCH(Method, method);
         test::EngineViewEnv env;
         QVERIFY2(env.open(planted_), qPrintable(env.error));
-        QVERIFY(record(env, plantedPrompts(), "calib") > 0);
+        const bool needsActivations = method == Method::Output || method == Method::EasyEp;
+        QVERIFY(record(env, plantedPrompts(), "calib", needsActivations ? CaptureLevel::Activations : CaptureLevel::Routing) > 0);
         ImportanceView view(&env.hub);
         view.setMethod(method);
         view.setPromptSet("calib");

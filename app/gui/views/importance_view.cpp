@@ -75,13 +75,13 @@ ImportanceView::ImportanceView(ViewHub* hub, QWidget* parent)
     using M = analysis::ImportanceMethod;
     for (M m : {M::Frequency, M::Gate, M::Output, M::McMoe, M::EasyEp})
         method_->addItem(QString::fromUtf8(analysis::importance_method_name(m)), static_cast<int>(m));
-    method_->setItemData(method_->count() - 1, 0, Qt::UserRole - 1);  // disabled item (QStandardItemModel flags)
     method_->setItemData(method_->count() - 1,
-                         tr("EASY-EP needs the per-token contribution s_t = 1 - cos(h, h + r) from an engine calibration "
-                            "pass; recordings do not hold h and r"),
+                         tr("EASY-EP: gate × ||expert output|| × s_t, s_t = max(0, 1 − cos(h, h + r)) computed by the engine "
+                            "(needs a run recorded at capture level activations)"),
                          Qt::ToolTipRole);
     method_->setToolTip(tr("frequency: selections · gate: summed gate weights · output: gate × ||expert output|| (capture "
-                           "activations) · mc_moe: frequency^α × router probability^β"));
+                           "activations) · mc_moe: frequency^α × router probability^β · easy_ep: output × token contribution s_t "
+                           "(capture activations)"));
     keepSlider_ = new QSlider(Qt::Horizontal, box);
     keepSlider_->setObjectName(QStringLiteral("importanceKeep"));
     keepSlider_->setRange(1, 1);
@@ -268,7 +268,7 @@ void ImportanceView::compute() {
     analysis::ImportanceOptions o;
     o.method = static_cast<analysis::ImportanceMethod>(method_->currentData().toInt());
     o.keep_per_layer = keepSlider_->maximum() > 1 ? keepSlider_->value() : 0;  // 0 until E is known: half
-    const bool activations = o.method == analysis::ImportanceMethod::Output;
+    const bool activations = o.method == analysis::ImportanceMethod::Output || o.method == analysis::ImportanceMethod::EasyEp;
     const bool logits = o.method == analysis::ImportanceMethod::McMoe;
     status_->setText(tr("Computing %1 importance…").arg(method_->currentText()));
     auto cache = cache_;
