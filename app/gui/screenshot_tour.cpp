@@ -71,7 +71,7 @@ void ScreenshotTour::shootViews(QStringList views, std::function<void()> then) {
 
 void ScreenshotTour::start() {
     QDir().mkpath(out_);
-    QTimer::singleShot(180000, this, [this] { fail("timed out"); });
+    QTimer::singleShot(600000, this, [this] { fail("timed out"); });
     ModelController* models = w_->models();
     GenerationController* gen = w_->generation();
     GeneratePanel* panel = w_->generatePanel();

@@ -189,7 +189,12 @@ quint64 postWhatIfJob(ViewHub* hub, QObject* receiver, const QString& tag, WhatI
             out.cancelled = cancelled.load();
             out.ok = !out.cancelled;
             out.message = out.cancelled ? QObject::tr("What-if cancelled.")
-                                        : QObject::tr("What-if on %1 prompts (teacher-forced, disable = router logit −inf).").arg(prompts.size());
+                                        : QObject::tr("What-if on %1 prompts (teacher-forced; mode %2: %3).")
+                                              .arg(prompts.size())
+                                              .arg(QString::fromLatin1(analysis::prune_mode_name(req.mode)))
+                                              .arg(req.mode == analysis::PruneMode::ZeroOutput
+                                                       ? QObject::tr("expert outputs zeroed, routing unchanged")
+                                                       : QObject::tr("router logit −inf, next experts take the slots"));
         } catch (const std::exception& e) {
             out.ok = false;
             out.message = QString::fromUtf8(e.what());
