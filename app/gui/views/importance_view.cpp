@@ -28,6 +28,7 @@
 #include "app/gui/views/heatmap_widget.h"
 #include "app/gui/views/importance_model.h"
 #include "app/gui/views/view_hub.h"
+#include "app/gui/views/view_widgets.h"
 #include "engine/model/prune.h"
 #include "storage/capture.h"
 #include "storage/prompt_recording.h"
@@ -38,14 +39,6 @@ namespace moescope::gui {
 namespace {
 const QString kPruneTag = QStringLiteral("importance-prune");
 
-QWidget* withBar(QWidget* parent, QWidget* bar, QWidget* content) {
-    auto* w = new QWidget(parent);
-    auto* l = new QVBoxLayout(w);
-    l->setContentsMargins(0, 0, 0, 0);
-    l->addWidget(bar);
-    l->addWidget(content, 1);
-    return w;
-}
 }  // namespace
 
 // The last arrays read (per source and capture fields), so moving keep-N or switching methods does not

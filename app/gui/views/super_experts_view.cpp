@@ -31,6 +31,7 @@
 #include "app/gui/views/export_util.h"
 #include "app/gui/views/heatmap_widget.h"
 #include "app/gui/views/view_hub.h"
+#include "app/gui/views/view_widgets.h"
 #include "storage/capture.h"
 #include "storage/routing_reader.h"
 
@@ -56,14 +57,6 @@ QString expertList(const std::vector<ExpertRef>& v) {
     QStringList s;
     for (const auto& e : v) s << QStringLiteral("L%1 E%2").arg(e.layer).arg(e.expert);
     return s.join(QStringLiteral(" "));
-}
-QWidget* withBar(QWidget* parent, QWidget* bar, QWidget* content) {
-    auto* w = new QWidget(parent);
-    auto* l = new QVBoxLayout(w);
-    l->setContentsMargins(0, 0, 0, 0);
-    l->addWidget(bar);
-    l->addWidget(content, 1);
-    return w;
 }
 }  // namespace
 
