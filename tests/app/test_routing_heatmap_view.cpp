@@ -26,24 +26,9 @@ using namespace moescope::gui;
 
 namespace {
 
-struct Harness {
-    RunContext context;
-    ViewHub hub;
-    QString db;
-    Harness(const QString& path) : db(path) {
-        hub.context = &context;
-        hub.databasePath = [this] { return db; };
-    }
-};
-
 RoutingArrays readRun(const QString& db, int64_t run) {
     auto d = storage::Database::open(db.toStdString(), storage::Access::ReadOnly);
     return storage::read_run_routing(*d, run);
-}
-
-RunDataPtr loadRunFrom(const QString& db, int64_t run) {
-    auto d = storage::Database::open(db.toStdString(), storage::Access::ReadOnly);
-    return loadRun(*d, run);
 }
 
 bool planted(int32_t id) { return id >= 50 && id < 60; }
@@ -64,7 +49,7 @@ private slots:
     // The planted run: the token heatmap shows expert 3 as the top-1 choice at layer 1 exactly for the
     // planted token ids, weight 0.6 when coloured by weight; the load matrix counts them.
     void plantedTokenHeatmap() {
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         RoutingHeatmapView view(&h.hub);
         QSignalSpy ready(&view, &RoutingHeatmapView::resultReady);
         view.setRunChoice(1);
@@ -106,7 +91,7 @@ private slots:
     void plantedDrillDown() {
         QFETCH(QString, set);
         QFETCH(int, expected);
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         RoutingHeatmapView view(&h.hub);
         QAbstractItemModelTester tester(view.drillModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy catalog(&view, &RoutingHeatmapView::catalogReady);
@@ -163,12 +148,12 @@ private slots:
         QString err;
         const QString db = moescope::test::demoDb(dir_.path(), {"code", "prose"}, 4, &err);
         QVERIFY2(!db.isEmpty(), qPrintable(err));
-        Harness h(db);
+        moescope::test::ViewHarness h(db);
         RoutingHeatmapView view(&h.hub);
         QAbstractItemModelTester tester(view.drillModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         view.resize(1200, 800);
         QSignalSpy ready(&view, &RoutingHeatmapView::resultReady);
-        h.context.setRun(loadRunFrom(db, 1));  // the open run
+        h.context.setRun(moescope::test::loadRunFrom(db, 1));  // the open run
         QVERIFY(ready.wait(30000));
         const RunDataPtr run = h.context.run();
         QCOMPARE(view.tokenMap()->rows(), run->tokenCount());
@@ -210,13 +195,13 @@ private slots:
 
     // Selection sync both ways: RunContext -> highlighted cells and drill-down; clicks -> RunContext.
     void selectionSync() {
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         RoutingHeatmapView view(&h.hub);
         view.resize(1200, 800);
         view.show();
         QVERIFY(QTest::qWaitForWindowExposed(&view));
         QSignalSpy ready(&view, &RoutingHeatmapView::resultReady);
-        h.context.setRun(loadRunFrom(h.db, 1));
+        h.context.setRun(moescope::test::loadRunFrom(h.db, 1));
         QVERIFY(ready.wait(30000));
         // Elsewhere selects (layer 1, expert 3): the load cell is highlighted and the drill-down follows.
         QSignalSpy drilled(&view, &RoutingHeatmapView::drillReady);
@@ -244,7 +229,7 @@ private slots:
     // The analysis runs off the UI thread: the call returns at once and the event loop keeps turning
     // (a 0 ms timer fires) until the result arrives.
     void staysResponsive() {
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         RoutingHeatmapView view(&h.hub);
         QSignalSpy ready(&view, &RoutingHeatmapView::resultReady);
         int ticks = 0;

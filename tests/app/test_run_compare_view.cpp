@@ -29,21 +29,6 @@ using namespace moescope::gui;
 
 namespace {
 
-struct Harness {
-    RunContext context;
-    ViewHub hub;
-    QString db;
-    explicit Harness(const QString& path) : db(path) {
-        hub.context = &context;
-        hub.databasePath = [this] { return db; };
-    }
-};
-
-RunDataPtr loadRunFrom(const QString& db, int64_t run) {
-    auto d = storage::Database::open(db.toStdString(), storage::Access::ReadOnly);
-    return loadRun(*d, run);
-}
-
 bool chose(const RoutingArrays& a, int64_t t, int slot, int expert) {
     for (int j = 0; j < a.k_max; ++j)
         if (a.experts[a.slot(t, slot, j)] == expert) return true;
@@ -81,7 +66,7 @@ private slots:
     }
 
     void plantedRoutingDiff() {
-        Harness h(plantedDb_);
+        moescope::test::ViewHarness h(plantedDb_);
         RunCompareView view(&h.hub);
         QAbstractItemModelTester t1(view.tokenModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         QAbstractItemModelTester t2(view.layerModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -114,14 +99,14 @@ private slots:
     }
 
     void demoTokenDiffTimelineAndExports() {
-        Harness h(demoDb_);
+        moescope::test::ViewHarness h(demoDb_);
         RunCompareView view(&h.hub);
         view.resize(1200, 800);
         QAbstractItemModelTester t1(view.tokenModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy ready(&view, &RunCompareView::resultReady);
         view.setRuns(1, 2);
         QVERIFY(ready.wait(30000));
-        const RunDataPtr a = loadRunFrom(demoDb_, 1), b = loadRunFrom(demoDb_, 2);
+        const RunDataPtr a = moescope::test::loadRunFrom(demoDb_, 1), b = moescope::test::loadRunFrom(demoDb_, 2);
         int differing = 0;
         for (int i = 0; i < std::max(a->tokenCount(), b->tokenCount()); ++i)
             differing += i >= a->tokenCount() || i >= b->tokenCount() || a->tokenText[i] != b->tokenText[i];
@@ -157,11 +142,11 @@ private slots:
 
     // The open run is A; B defaults to the newest other run; token selection syncs both ways.
     void defaultsAndSelectionSync() {
-        Harness h(demoDb_);
+        moescope::test::ViewHarness h(demoDb_);
         RunCompareView view(&h.hub);
         view.show();
         QSignalSpy ready(&view, &RunCompareView::resultReady);
-        h.context.setRun(loadRunFrom(demoDb_, 1));
+        h.context.setRun(moescope::test::loadRunFrom(demoDb_, 1));
         QTRY_VERIFY_WITH_TIMEOUT(view.result() && view.result()->b && view.result()->b->runId == 2, 30000);
         QCOMPARE(view.result()->a, h.context.run());
         QCOMPARE(view.comboB()->currentData().toLongLong(), 2);
@@ -172,7 +157,7 @@ private slots:
     }
 
     void staysResponsive() {
-        Harness h(demoDb_);
+        moescope::test::ViewHarness h(demoDb_);
         RunCompareView view(&h.hub);
         QSignalSpy ready(&view, &RunCompareView::resultReady);
         int ticks = 0;

@@ -29,16 +29,6 @@ using namespace moescope::gui;
 
 namespace {
 
-struct Harness {
-    RunContext context;
-    ViewHub hub;
-    QString db;
-    explicit Harness(const QString& path) : db(path) {
-        hub.context = &context;
-        hub.databasePath = [this] { return db; };
-    }
-};
-
 RoutingArrays readAll(const QString& db) {
     auto d = storage::Database::open(db.toStdString(), storage::Access::ReadOnly);
     return storage::read_routing(*d, {});
@@ -54,7 +44,7 @@ class TestSpecializationView : public QObject {
 
 private slots:
     void plantedAnswers() {
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         SpecializationView view(&h.hub);
         QAbstractItemModelTester t1(view.tokenModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         QAbstractItemModelTester t2(view.balanceModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -141,7 +131,7 @@ private slots:
         QString err;
         const QString db = moescope::test::demoDb(dir_.path(), {"code", "prose"}, 4, &err);
         QVERIFY2(!db.isEmpty(), qPrintable(err));
-        Harness h(db);
+        moescope::test::ViewHarness h(db);
         SpecializationView view(&h.hub);
         view.resize(1200, 800);
         QSignalSpy ready(&view, &SpecializationView::resultReady);
@@ -176,7 +166,7 @@ private slots:
     }
 
     void selectionSync() {
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         SpecializationView view(&h.hub);
         view.resize(1000, 700);
         view.show();
@@ -199,7 +189,7 @@ private slots:
     }
 
     void staysResponsive() {
-        Harness h(moescope::test::plantedDb(dir_.path()));
+        moescope::test::ViewHarness h(moescope::test::plantedDb(dir_.path()));
         SpecializationView view(&h.hub);
         QSignalSpy ready(&view, &SpecializationView::resultReady);
         int ticks = 0;

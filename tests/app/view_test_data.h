@@ -9,11 +9,31 @@
 #include <QString>
 #include <QtTest>
 
+#include "app/gui/run_context.h"
+#include "app/gui/run_store.h"
+#include "app/gui/views/view_hub.h"
 #include "storage/database.h"
 #include "tests/cli/planted_db.h"
 #include "tests/support/testsupport.h"
 
 namespace moescope::test {
+
+// A RunContext + ViewHub reading `path`: what a view needs without the main window or an engine.
+struct ViewHarness {
+    gui::RunContext context;
+    gui::ViewHub hub;
+    QString db;
+    explicit ViewHarness(const QString& path) : db(path) {
+        hub.context = &context;
+        hub.databasePath = [this] { return db; };
+    }
+};
+
+// A recorded run as the shell would open it (replay path: app/gui/run_store loadRun).
+inline gui::RunDataPtr loadRunFrom(const QString& db, int64_t run) {
+    auto d = storage::Database::open(db.toStdString(), storage::Access::ReadOnly);
+    return gui::loadRun(*d, run);
+}
 
 inline QString plantedDb(const QString& dir) {
     const QString path = QDir(dir).filePath("planted.moescope.db");
