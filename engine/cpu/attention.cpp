@@ -95,32 +95,37 @@ void CpuForward::attention_gqa(int layer, KVCache& cache, int64_t pos0, int T, b
                             {A.v.dtype, A.v.data, A.v.rows, A.v.cols, xn, T, v}};
     const int64_t qkv_work = (A.q.rows + A.k.rows + A.v.rows) * A.q.cols * T;
     matmul_batch(qkv, 3, qkv_work >= (1 << 15) ? pool_ : nullptr);
-    add_bias(q, A.q_bias, T);
-    add_bias(k, A.k_bias, T);
-    add_bias(v, A.v_bias, T);
-    if (c_.clip_qkv > 0.0f) {  // OLMoE clip_qkv: clamp q, k, v to [-clip, clip]
-        const float cl = c_.clip_qkv;
-        for (size_t i = 0; i < size_t(T) * nh * D; ++i) q[i] = std::clamp(q[i], -cl, cl);
-        for (size_t i = 0; i < size_t(T) * nkv * D; ++i) {
-            k[i] = std::clamp(k[i], -cl, cl);
-            v[i] = std::clamp(v[i], -cl, cl);
+    // Per token (bias, OLMoE clip_qkv, q/k norm, RoPE, cache store), threaded for prefill-sized T.
+    const int nq = nh * D, nk = nkv * D;
+    for_tokens(T, 8 * (nq + 2 * nk), [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) {
+            float* qt = q + static_cast<size_t>(t) * nq;
+            float* kt = k + static_cast<size_t>(t) * nk;
+            float* vt = v + static_cast<size_t>(t) * nk;
+            add_bias(qt, A.q_bias, 1);
+            add_bias(kt, A.k_bias, 1);
+            add_bias(vt, A.v_bias, 1);
+            if (c_.clip_qkv > 0.0f) {  // OLMoE clip_qkv: clamp q, k, v to [-clip, clip]
+                const float cl = c_.clip_qkv;
+                for (int i = 0; i < nq; ++i) qt[i] = std::clamp(qt[i], -cl, cl);
+                for (int i = 0; i < nk; ++i) {
+                    kt[i] = std::clamp(kt[i], -cl, cl);
+                    vt[i] = std::clamp(vt[i], -cl, cl);
+                }
+            }
+            if (c_.qk_norm == QkNorm::Full) {  // OLMoE: RMSNorm over the whole projection, before the head split
+                rms_norm(qt, A.q_norm.data(), nq, c_.rms_norm_eps, qt);
+                rms_norm(kt, A.k_norm.data(), nk, c_.rms_norm_eps, kt);
+            } else if (c_.qk_norm == QkNorm::PerHead) {  // Qwen3-MoE: RMSNorm over head_dim per head
+                for (int h = 0; h < nh; ++h) rms_norm(qt + h * D, A.q_norm.data(), D, c_.rms_norm_eps, qt + h * D);
+                for (int h = 0; h < nkv; ++h) rms_norm(kt + h * D, A.k_norm.data(), D, c_.rms_norm_eps, kt + h * D);
+            }
+            const int64_t pos = pos0 + t;
+            rope_.apply_heads(qt, nh, D, pos);
+            rope_.apply_heads(kt, nkv, D, pos);
+            cache.put(layer, pos, kt, vt);  // distinct positions: no two threads write the same entry
         }
-    }
-    for (int t = 0; t < T; ++t) {
-        float* qt = q + static_cast<size_t>(t) * nh * D;
-        float* kt = k + static_cast<size_t>(t) * nkv * D;
-        if (c_.qk_norm == QkNorm::Full) {  // OLMoE: RMSNorm over the whole projection, before the head split
-            rms_norm(qt, A.q_norm.data(), nh * D, c_.rms_norm_eps, qt);
-            rms_norm(kt, A.k_norm.data(), nkv * D, c_.rms_norm_eps, kt);
-        } else if (c_.qk_norm == QkNorm::PerHead) {  // Qwen3-MoE: RMSNorm over head_dim per head
-            for (int h = 0; h < nh; ++h) rms_norm(qt + h * D, A.q_norm.data(), D, c_.rms_norm_eps, qt + h * D);
-            for (int h = 0; h < nkv; ++h) rms_norm(kt + h * D, A.k_norm.data(), D, c_.rms_norm_eps, kt + h * D);
-        }
-        const int64_t pos = pos0 + t;
-        rope_.apply_heads(qt, nh, D, pos);
-        rope_.apply_heads(kt, nkv, D, pos);
-        cache.put(layer, pos, kt, v + static_cast<size_t>(t) * nkv * D);
-    }
+    });
     float* attn = buf(s_.attn, static_cast<size_t>(T) * nh * D);  // [T][nh*D]
     attend(layer, cache, pos0, T, q, D, D, attn, want_sink);
     matmul_rows(A.o, attn, T, s_.tmp.data());  // [T][H]

@@ -192,14 +192,21 @@ void CpuForward::run(KVCache& cache, std::span<const int32_t> tokens, const Inte
     }
     for (int l = 0; l < c_.n_layers; ++l) {
         const LayerWeights& L = W.layers[l];
-        for (int t = 0; t < T; ++t) rms_norm(x + t * H, L.input_norm.data(), H, c_.rms_norm_eps, xn + t * H);
+        // Per token and independent: threaded for prefill-sized T (a serial part of every layer otherwise).
+        for_tokens(T, 4 * H, [&](int t0, int t1) {
+            for (int t = t0; t < t1; ++t) rms_norm(x + t * H, L.input_norm.data(), H, c_.rms_norm_eps, xn + t * H);
+        });
         if (c_.attention == AttentionKind::Gqa) attention_gqa(l, cache, pos0, T, acts);
         else attention_mla(l, cache, pos0, T, acts);
-        for (int64_t i = 0; i < int64_t(T) * H; ++i) x[i] += tmp[i];  // h = x + attn(rms(x))
-        for (int t = 0; t < T; ++t) rms_norm(x + t * H, L.post_attn_norm.data(), H, c_.rms_norm_eps, xn + t * H);
+        for_tokens(T, 5 * H, [&](int t0, int t1) {
+            for (int64_t i = int64_t(t0) * H; i < int64_t(t1) * H; ++i) x[i] += tmp[i];  // h = x + attn(rms(x))
+            for (int t = t0; t < t1; ++t) rms_norm(x + t * H, L.post_attn_norm.data(), H, c_.rms_norm_eps, xn + t * H);
+        });
         if (L.is_moe) moe(l, pos0, tokens, obs, level, step);
         else mlp(L.dense, xn, T, tmp);
-        for (int64_t i = 0; i < int64_t(T) * H; ++i) x[i] += tmp[i];  // out = h + ffn(rms(h))
+        for_tokens(T, H, [&](int t0, int t1) {
+            for (int64_t i = int64_t(t0) * H; i < int64_t(t1) * H; ++i) x[i] += tmp[i];  // out = h + ffn(rms(h))
+        });
         if (acts) {
             const int nh = c_.n_heads;
             for (int t = 0; t < T; ++t) {

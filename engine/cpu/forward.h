@@ -8,13 +8,12 @@
 
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/router.h"
+#include "engine/cpu/thread_pool.h"
 #include "engine/interventions.h"
 #include "engine/model/model.h"
 #include "engine/routing_tap.h"
 
 namespace moescope::cpu {
-
-class ThreadPool;
 
 // Keys and values of every layer for positions [0, n). Layout per layer: K [pos][heads][dk],
 // V [pos][heads][dv] (heads = nkv for GQA, nh for MLA with the shared rope key broadcast per head), so
@@ -69,6 +68,10 @@ private:
         std::vector<float> gx, g, u, d;            // gathered expert inputs / intermediates / outputs
         std::vector<float> out_norm, out_max;      // [T][k] activations per selected expert
         std::vector<int32_t> out_ch;
+        std::vector<int32_t> slot_tok;             // [slots] token of each gathered row (expert order)
+        std::vector<int32_t> tok_n, tok_rows;      // [T], [T][k]: a token's gathered rows, in expert order
+        std::vector<int32_t> tok_slot;             // [T][k]: the selection slot j of each of those rows
+        int tok_k = 1;                             // k: the largest selection of this call
         std::vector<std::vector<int32_t>> sel_e;   // [T] selected experts
         std::vector<std::vector<float>> sel_w;     // [T] weights
         std::vector<std::vector<int32_t>> by_expert;  // [E] token indices
@@ -91,6 +94,11 @@ private:
     void run_expert_group(const MoeWeights& M, int e0, int e1, int64_t slots, int64_t I, float* onorm, float* omax,
                           int E);
     void matmul_rows(const MatrixView& w, const float* x, int n, float* y);
+    // f(t0, t1) over token ranges covering [0, T): on the pool when the per-token work (about
+    // `per_token` float operations) makes it worth a hand-off, else on this thread. The per-token
+    // computations are independent, so the results do not depend on the split.
+    template <class F>
+    void for_tokens(int T, int64_t per_token, F&& f);
 
     const Model& model_;
     const ModelConfig& c_;
@@ -98,6 +106,13 @@ private:
     Rope rope_;
     Scratch s_;
 };
+
+template <class F>
+void CpuForward::for_tokens(int T, int64_t per_token, F&& f) {
+    if (pool_ && pool_->size() > 1 && T > 1 && int64_t(T) * per_token >= (int64_t{1} << 16))
+        pool_->parallel_for(T, [&](int64_t b, int64_t e, int) { f(static_cast<int>(b), static_cast<int>(e)); });
+    else f(0, T);
+}
 
 // RMSNorm over n values: y = w * x / sqrt(mean(x²) + eps), float32 (HF LlamaRMSNorm).
 void rms_norm(const float* x, const float* w, int n, float eps, float* y);

@@ -37,13 +37,33 @@ void CpuForward::run_expert_group(const MoeWeights& M, int e0, int e1, int64_t s
     float* g = buf(s_.g, static_cast<size_t>(slots * I));
     float* u = buf(s_.u, static_cast<size_t>(slots * I));
     float* d = buf(s_.d, static_cast<size_t>(slots) * H);
+    const int T = static_cast<int>(s_.tok_n.size());
+    // Gathered row layout: the tokens of expert e0, then e0+1, ... (slot_tok); per token, its rows in
+    // expert index order (tok_rows) for the combine below.
+    int32_t* slot_tok = s_.slot_tok.data();
+    std::fill(s_.tok_n.begin(), s_.tok_n.end(), 0);
+    const int K = s_.tok_k;  // row capacity per token (the largest selection this call)
+    {
+        int64_t row = 0;
+        for (int e = e0; e < e1; ++e)
+            for (size_t i = 0; i < s_.by_expert[e].size(); ++i, ++row) {
+                const int t = s_.by_expert[e][i];
+                slot_tok[row] = t;
+                const int c = s_.tok_n[t]++;
+                s_.tok_rows[static_cast<size_t>(t) * K + c] = static_cast<int32_t>(row);
+                s_.tok_slot[static_cast<size_t>(t) * K + c] = s_.slot_of[e][i];
+            }
+    }
+    auto gather = [&](int64_t r0, int64_t r1, int) {  // gx[row] = xn[token of row]
+        for (int64_t r = r0; r < r1; ++r) std::copy(xn + slot_tok[r] * H, xn + (slot_tok[r] + 1) * H, gx + r * H);
+    };
+    if (pool_ && slots * H >= (1 << 16)) pool_->parallel_for(slots, gather, 1);
+    else gather(0, slots, 0);
     s_.tasks.clear();
     int64_t off = 0;
     for (int e = e0; e < e1; ++e) {
-        const auto& toks = s_.by_expert[e];
-        const int64_t n = static_cast<int64_t>(toks.size());
+        const int64_t n = static_cast<int64_t>(s_.by_expert[e].size());
         if (n == 0) continue;
-        for (int64_t i = 0; i < n; ++i) std::copy(xn + toks[i] * H, xn + (toks[i] + 1) * H, gx + (off + i) * H);
         const MlpWeights& w = M.experts[e];
         s_.tasks.push_back({w.gate.dtype, w.gate.data, I, H, gx + off * H, n, g + off * I});
         s_.tasks.push_back({w.up.dtype, w.up.data, I, H, gx + off * H, n, u + off * I});
@@ -66,33 +86,33 @@ void CpuForward::run_expert_group(const MoeWeights& M, int e0, int e1, int64_t s
         off += n;
     }
     matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work / 2 >= kMinParallelWork ? pool_ : nullptr);
-    off = 0;
-    for (int e = e0; e < e1; ++e) {
-        const auto& toks = s_.by_expert[e];
-        for (size_t i = 0; i < toks.size(); ++i) {
-            const int t = toks[i], j = s_.slot_of[e][i];
-            const float w = s_.sel_w[t][j];
-            const float* de = d + (off + static_cast<int64_t>(i)) * H;
-            axpy_f32(H, w, de, y + t * H);
-            if (onorm) {
+    // y[t] += w_j · d[row] over the token's rows in expert index order (the order of a loop over experts,
+    // so the sums do not depend on how tokens are split over threads); per-slot output statistics.
+    auto combine = [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t)
+            for (int c = 0; c < s_.tok_n[t]; ++c) {
+                const int64_t row = s_.tok_rows[static_cast<size_t>(t) * K + c];
+                const int j = s_.tok_slot[static_cast<size_t>(t) * K + c];
+                const float* de = d + row * H;
+                axpy_f32(H, s_.sel_w[t][j], de, y + t * H);
+                if (!onorm) continue;
                 double ss = 0.0;
                 float mx = 0.0f;
                 int ch = 0;
-                for (int c = 0; c < H; ++c) {
-                    const float a = std::fabs(de[c]);
+                for (int i = 0; i < H; ++i) {
+                    const float a = std::fabs(de[i]);
                     ss += static_cast<double>(a) * a;
                     if (a > mx) {
                         mx = a;
-                        ch = c;
+                        ch = i;
                     }
                 }
                 onorm[t * E + j] = static_cast<float>(std::sqrt(ss));
                 omax[t * E + j] = mx;
                 s_.out_ch[t * E + j] = ch;
             }
-        }
-        off += static_cast<int64_t>(toks.size());
-    }
+    };
+    for_tokens(T, 2 * H * K, combine);
 }
 
 void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, RoutingObserver* obs,
@@ -127,6 +147,16 @@ void CpuForward::moe(int layer, int64_t pos0, std::span<const int32_t> tokens, R
             s_.slot_of[s_.rr.experts[j]].push_back(static_cast<int32_t>(j));
         }
     }
+
+    int kmax = 1;
+    for (int t = 0; t < T; ++t) kmax = std::max(kmax, static_cast<int>(s_.sel_e[t].size()));
+    s_.tok_n.assign(static_cast<size_t>(T), 0);
+    s_.tok_k = kmax;
+    if (s_.tok_rows.size() < static_cast<size_t>(T) * kmax) {
+        s_.tok_rows.resize(static_cast<size_t>(T) * kmax);
+        s_.tok_slot.resize(static_cast<size_t>(T) * kmax);
+    }
+    if (s_.slot_tok.size() < static_cast<size_t>(T) * kmax) s_.slot_tok.resize(static_cast<size_t>(T) * kmax);
 
     const bool acts = level >= CaptureLevel::Activations;
     float* onorm = acts ? buf(s_.out_norm, static_cast<size_t>(T) * E) : nullptr;  // [T][slot]
