@@ -6,10 +6,24 @@
 
 namespace moescope {
 
-enum class DType : uint8_t { F32, F16, BF16 };
+// F32/F16/BF16: the float dtypes of checkpoints (one value per element). Q8_0: the CPU backend's opt-in
+// 8-bit weights made on load (engine/model/quantize.h): rows of 32-value blocks {fp16 scale d; int8 q[32]},
+// 34 bytes per block, value = d·q (the GGUF Q8_0 block); never a checkpoint dtype.
+enum class DType : uint8_t { F32, F16, BF16, Q8_0 };
 
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
-inline const char* dtype_name(DType t) { return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : "BF16"; }
+constexpr int64_t kQ8Block = 32;        // values per Q8_0 block
+constexpr int64_t kQ8BlockBytes = 34;   // fp16 scale + 32 int8
+
+// Bytes per element of the float dtypes (Q8_0 has none: use row_bytes).
+inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : t == DType::Q8_0 ? 0 : 2; }
+inline const char* dtype_name(DType t) {
+    return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : t == DType::BF16 ? "BF16" : "Q8_0";
+}
+// Bytes of one row of `cols` values (Q8_0: cols is a multiple of 32).
+inline size_t row_bytes(DType t, int64_t cols) {
+    return t == DType::Q8_0 ? static_cast<size_t>(cols / kQ8Block * kQ8BlockBytes)
+                            : static_cast<size_t>(cols) * dtype_size(t);
+}
 
 // BF16 is the top half of an IEEE float32: widening is exact.
 inline float bf16_to_f32(uint16_t h) {
@@ -96,6 +110,12 @@ inline float load_as_f32(DType t, const void* base, size_t i) {
             uint16_t h;
             std::memcpy(&h, static_cast<const char*>(base) + 2 * i, 2);
             return bf16_to_f32(h);
+        }
+        case DType::Q8_0: {  // element i of consecutive blocks (rows are whole blocks)
+            const char* blk = static_cast<const char*>(base) + (i / kQ8Block) * kQ8BlockBytes;
+            uint16_t h;
+            std::memcpy(&h, blk, 2);
+            return f16_to_f32(h) * static_cast<float>(static_cast<int8_t>(blk[2 + i % kQ8Block]));
         }
     }
     return 0.0f;

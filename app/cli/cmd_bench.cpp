@@ -53,7 +53,7 @@ Stats stats(std::vector<double> v) {
 nlohmann::json to_json(const Stats& s) { return {{"median", s.median}, {"min", s.min}, {"max", s.max}}; }
 
 uint64_t bytes_of(const MatrixView& m) {
-    return m.present() ? static_cast<uint64_t>(m.rows * m.cols) * dtype_size(m.dtype) : 0;
+    return m.present() ? static_cast<uint64_t>(m.rows) * row_bytes(m.dtype, m.cols) : 0;
 }
 uint64_t bytes_of(const MlpWeights& w) { return bytes_of(w.gate) + bytes_of(w.up) + bytes_of(w.down); }
 int64_t params_of(const MatrixView& m) { return m.present() ? m.rows * m.cols : 0; }
@@ -91,7 +91,7 @@ ActiveWeights active_weights(const Model& m) {
         }
     }
     add(W.lm_head);
-    a.bytes += static_cast<uint64_t>(W.embed.cols) * dtype_size(W.embed.dtype);  // one embedding row
+    a.bytes += row_bytes(W.embed.dtype, W.embed.cols);  // one embedding row
     return a;
 }
 
@@ -261,6 +261,8 @@ int cmd_bench(const CommandArgs& argv) {
                              "activations to bf16 and use AVX512-BF16 dot products; not faithful); "
                              "cuda: bf16 (default) or fp32")
         .option("kv-dtype", "cpu KV cache: f32 (default) or bf16")
+        .option("weights", "cpu: native (default: the checkpoint's BF16/F16/F32) or q8_0 (quantised to 8 bits on "
+                           "load, engine/model/quantize.h; not faithful)")
         .flag("json", "print one JSON object");
     args.parse(argv);
     if (args.help_requested()) {
@@ -291,6 +293,9 @@ int cmd_bench(const CommandArgs& argv) {
     if (kv_arg != "f32" && kv_arg != "bf16") throw UsageError("--kv-dtype must be f32 or bf16");
     if (kv_arg != "f32" && device != "cpu") throw UsageError("--kv-dtype bf16 is a CPU option");
     const DType kv_dtype = kv_arg == "bf16" ? DType::BF16 : DType::F32;
+    const std::string weights_arg = args.get_or("weights", "native");
+    if (weights_arg != "native" && weights_arg != "q8_0") throw UsageError("--weights must be native or q8_0");
+    if (weights_arg != "native" && device != "cpu") throw UsageError("--weights q8_0 is a CPU option");
     const std::string precision = args.get_or("precision", "exact");
     if (device == "cpu" && precision != "exact" && precision != "fast-bf16")
         throw UsageError("--precision must be exact or fast-bf16 with --device cpu");
@@ -314,7 +319,12 @@ int cmd_bench(const CommandArgs& argv) {
     } else {
         loaded = load_model_or_throw(*args.pos("MODEL"));
     }
-    const Model& model = synth ? synth->model() : *loaded;
+    Model& model_rw = synth ? synth->model() : *loaded;
+    if (weights_arg == "q8_0") {
+        auto q = model_rw.quantize_q8_0();
+        if (!q) throw q.error();
+    }
+    const Model& model = model_rw;
     const double load_s = seconds_since(t_load);
     const ModelConfig& c = model.config();
     if (P + G > c.max_position_embeddings)
@@ -419,6 +429,8 @@ int cmd_bench(const CommandArgs& argv) {
                       cpu::simd_level() == cpu::SimdLevel::AVX512BF16;
     j["matmul_precision"] = fast ? "fast-bf16" : "exact";
     j["kv_dtype"] = kv_arg;
+    j["weights"] = weights_arg;
+    j["weights_dtype"] = model.summary().dtype;
     j["prompt_len"] = P;
     j["gen_len"] = G;
     j["repeats"] = R;

@@ -1,5 +1,6 @@
 #pragma once
-// --device cpu|cuda|auto and --precision fp32|bf16 for the model-running subcommands (issue 9).
+// --device cpu|cuda|auto, --precision fp32|bf16 and --weights native|q8_0 for the model-running
+// subcommands (issues 9 and 12).
 // cpu (the default) runs the CPU oracle; cuda requires a GPU (error otherwise); auto uses the GPU when
 // one is present and the model is supported there, else the CPU (saying why on stderr).
 #include <cstdint>
@@ -11,8 +12,9 @@
 namespace moescope::cli {
 
 void declare_device_flags(Args& args);
-// Loads the model on the chosen device with a KV cache of `context` positions. UsageError for bad
-// values, moescope::Error when --device cuda cannot be honoured (no GPU, out of memory with numbers).
-SessionDevice parse_device_flags(const Args& args, const Model& model, int64_t context);
+// Loads the model on the chosen device with a KV cache of `context` positions (after quantising it to
+// Q8_0 first with --weights q8_0, CPU only). UsageError for bad values, moescope::Error when --device
+// cuda cannot be honoured (no GPU, out of memory with numbers).
+SessionDevice parse_device_flags(const Args& args, Model& model, int64_t context);
 
 }  // namespace moescope::cli

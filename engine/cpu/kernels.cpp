@@ -14,6 +14,7 @@
 
 #include "engine/cpu/kernels_internal.h"
 #include "engine/cpu/thread_pool.h"
+#include "engine/model/quantize.h"
 
 namespace moescope::cpu {
 
@@ -67,6 +68,9 @@ float row_dot_scalar(DType wt, const void* row, const float* x, int64_t cols) {
             for (int64_t c = 0; c < cols; ++c) acc += f16_to_f32(w[c]) * x[c];
             break;
         }
+        case DType::Q8_0:  // w = d·q, exact in float32 (engine/model/quantize.h)
+            for (int64_t c = 0; c < cols; ++c) acc += load_as_f32(DType::Q8_0, row, static_cast<size_t>(c)) * x[c];
+            break;
     }
     return acc;
 }
@@ -106,10 +110,34 @@ namespace detail {
 
 void rows_scalar(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n,
                  float* Y, int64_t ldy) {
-    const size_t row_bytes = static_cast<size_t>(cols) * dtype_size(wt);
+    const size_t rb = row_bytes(wt, cols);
     for (int64_t r = r0; r < r1; ++r) {
-        const void* row = static_cast<const char*>(W) + r * row_bytes;
+        const void* row = static_cast<const char*>(W) + r * rb;
         for (int64_t i = 0; i < n; ++i) Y[i * ldy + r] = row_dot_scalar(wt, row, X + i * cols, cols);
+    }
+}
+
+bool cpu_has_vnni() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vnni") != 0;
+    }();
+    return has;
+#else
+    return false;
+#endif
+}
+
+void rows_q8_dequant(const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n, float* Y,
+                     int64_t ldy, RowsF32Fn f32, DequantRowFn dequant) {
+    thread_local std::vector<float> wf;  // [kQ8Rows][cols]
+    wf.resize(static_cast<size_t>(kQ8Rows * cols));
+    const size_t rb = row_bytes(DType::Q8_0, cols);
+    for (int64_t r = r0; r < r1; r += kQ8Rows) {
+        const int64_t nr = std::min(kQ8Rows, r1 - r);
+        for (int64_t i = 0; i < nr; ++i) dequant(static_cast<const uint8_t*>(W) + (r + i) * rb, cols, wf.data() + i * cols);
+        f32(wf.data(), cols, 0, nr, X, n, Y + r, ldy);  // Y[t * ldy + r + i]
     }
 }
 
@@ -169,6 +197,8 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
     const SimdLevel level = simd_level();
     const RowsFn rows = rows_fn(level);
     const bool fast_ok = level == SimdLevel::AVX512BF16 && matmul_precision() == MatmulPrecision::FastBF16;
+    // Q8_0 decode products: 8-bit activations and VNNI dot products on the top level (kernels_avx512vnni.cpp).
+    const bool q8_vnni = level == SimdLevel::AVX512BF16 && detail::cpu_has_vnni();
 
     // Per task, how its activations are prepared (once, before the parallel part; tasks sharing the
     // same X, e.g. gate_proj and up_proj, share the prepared copy):
@@ -243,7 +273,10 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
                 detail::rows_avx512_bf16p(static_cast<const uint16_t*>(t.W), t.cols, u.r0, u.r1, xp + off[u.task], ld,
                                           t.n, t.Y, t.rows);
                 break;
-            default: rows(t.wt, t.W, t.cols, u.r0, u.r1, t.X, t.n, t.Y, t.rows);
+            default:
+                if (q8_vnni && t.wt == DType::Q8_0 && t.n == 1)
+                    detail::rows_q8_vnni(static_cast<const uint8_t*>(t.W), t.cols, u.r0, u.r1, t.X, t.Y);
+                else rows(t.wt, t.W, t.cols, u.r0, u.r1, t.X, t.n, t.Y, t.rows);
         }
     };
 

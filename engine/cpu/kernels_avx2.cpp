@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "engine/cpu/kernels_internal.h"
+#include "engine/model/quantize.h"
 
 namespace moescope::cpu::detail {
 
@@ -161,6 +162,7 @@ void rows_avx2(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, co
         case DType::BF16: return rows_t<DType::BF16>(W, cols, r0, r1, X, n, Y, ldy);
         case DType::F16: return rows_t<DType::F16>(W, cols, r0, r1, X, n, Y, ldy);
         case DType::F32: return rows_t<DType::F32>(W, cols, r0, r1, X, n, Y, ldy);
+        case DType::Q8_0: return rows_q8_dequant(W, cols, r0, r1, X, n, Y, ldy, rows_t<DType::F32>, dequantize_row_q8_0);
     }
 }
 

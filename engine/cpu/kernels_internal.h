@@ -19,6 +19,22 @@ void rows_avx2(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, co
 void rows_avx512(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n,
                  float* Y, int64_t ldy);
 
+// Q8_0 weights (engine/model/quantize.h, rows of 34-byte blocks): rows dequantised exactly to float32,
+// kQ8Rows at a time into a per-thread scratch, then multiplied by the level's float32 kernel `f32`
+// (so a Q8_0 product equals the float32 product of the dequantised weights on that level). `dequant`
+// expands one row. The AVX-512 matvec (n == 1) instead works on the blocks directly (mv_row_q8).
+using RowsF32Fn = void (*)(const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n, float* Y,
+                           int64_t ldy);
+using DequantRowFn = void (*)(const uint8_t* row, int64_t cols, float* out);
+constexpr int64_t kQ8Rows = 16;
+void rows_q8_dequant(const void* W, int64_t cols, int64_t r0, int64_t r1, const float* X, int64_t n, float* Y,
+                     int64_t ldy, RowsF32Fn f32, DequantRowFn dequant);
+void dequant_row_q8_avx512(const uint8_t* row, int64_t cols, float* out);
+// Q8_0 matvec rows [r0, r1) with the activations quantised to 8 bits per 32-block (AVX512-VNNI,
+// kernels_avx512vnni.cpp): y[r] = sum_b d_w,b d_x,b sum_j q_j x_q,j.
+void rows_q8_vnni(const uint8_t* W, int64_t cols, int64_t r0, int64_t r1, const float* x, float* y);
+bool cpu_has_vnni();
+
 // AVX-512 BF16-weight path used by default for BF16 (exact float32 activations): Xp holds the activations
 // permuted by perm_bf16_avx512 ([16 even | 16 odd] columns per 32-column block, zero padding,
 // ldxp = cols rounded up to 32), so that the weights widen with one shift / one AND per 32 columns.

@@ -64,6 +64,12 @@ public:
     const ModelSummary& summary() const { return summary_; }
     const std::string& dir() const { return dir_; }
 
+    // Converts the big weight matrices (attention, MLPs and experts, lm_head; not the router, gates or
+    // embeddings) to Q8_0 copies in memory (engine/model/quantize.h) for the CPU backend's 8-bit path.
+    // Opt-in and lossy: call it right after load, before any Session or CUDA upload uses the model.
+    // Returns how many matrices were converted (0 when already done or none qualifies: cols % 32 != 0).
+    Result<int> quantize_q8_0(Progress progress = {});
+
     // Checks an (L, E) pair against the model: L must be a MoE layer and E < n_experts. Error text says why.
     Result<bool> check_expert(int layer, int expert) const;
 
@@ -75,6 +81,7 @@ private:
     ModelWeights weights_;
     ModelSummary summary_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;  // keep the mappings alive
+    std::vector<std::unique_ptr<uint8_t[]>> owned_;        // Q8_0 copies (quantize_q8_0)
 };
 
 }  // namespace moescope

@@ -34,6 +34,7 @@ public:
     SyntheticModel& operator=(const SyntheticModel&) = delete;
 
     const Model& model() const { return *model_; }
+    Model& model() { return *model_; }  // e.g. to quantize_q8_0() before use
     const std::string& dir() const { return dir_; }
     uint64_t file_bytes() const { return file_bytes_; }
 

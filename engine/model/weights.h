@@ -19,7 +19,7 @@ struct MatrixView {
     bool present() const { return data != nullptr; }
     // Row r as a pointer in storage dtype.
     const void* row(int64_t r) const {
-        return static_cast<const char*>(data) + static_cast<size_t>(r * cols) * dtype_size(dtype);
+        return static_cast<const char*>(data) + static_cast<size_t>(r) * row_bytes(dtype, cols);
     }
 };
 

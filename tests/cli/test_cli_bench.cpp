@@ -19,6 +19,7 @@ private slots:
         QTest::newRow("2 threads + capture") << QStringList{"--threads", "2", "--capture", "routing"} << true;
         QTest::newRow("1 thread fast-bf16") << QStringList{"--threads", "1", "--precision", "fast-bf16"} << false;
         QTest::newRow("1 thread bf16 kv") << QStringList{"--threads", "1", "--kv-dtype", "bf16"} << false;
+        QTest::newRow("2 threads q8_0") << QStringList{"--threads", "2", "--weights", "q8_0"} << false;
     }
     void json_report() {
         QFETCH(QStringList, extra);
@@ -37,6 +38,9 @@ private slots:
         QCOMPARE(j["threads"].toInt(), extra[1].toInt());
         QVERIFY(j.contains("weights_fit_in_cache"));  // tiny-olmoe: true wherever sysfs names the cache size
         QCOMPARE(j["kv_dtype"].toString(), QString(extra.contains("--kv-dtype") ? "bf16" : "f32"));
+        const bool q8 = extra.contains("q8_0");
+        QCOMPARE(j["weights"].toString(), QString(q8 ? "q8_0" : "native"));
+        QCOMPARE(j["weights_dtype"].toString(), QString(q8 ? "Q8_0" : "BF16"));
         const bool fast_asked = extra.contains("fast-bf16");
         if (!fast_asked) QCOMPARE(j["matmul_precision"].toString(), QString("exact"));
         if (fast_asked && j["simd"].toString() == "avx512bf16") QCOMPARE(j["matmul_precision"].toString(), QString("fast-bf16"));
@@ -67,6 +71,22 @@ private slots:
         }
     }
 
+    // Q8_0 weights: the bytes a decode token reads drop to 34/64 of BF16 for every quantised matrix; the
+    // router and the embedding row stay BF16 (tiny-olmoe: H=128, I=64, E=8, k=2, 2 layers, V=512).
+    void q8_weights_bytes() {
+        const auto run = [](const QString& w) {
+            const auto r = runCli({"bench", "--synthetic", "tiny-olmoe", "--prompt-len", "4", "--gen-len", "2",
+                                   "--repeats", "1", "--bw-mib", "16", "--json", "--weights", w});
+            return QJsonDocument::fromJson(r.out.toUtf8()).object()["active_weight_bytes_per_token"].toDouble();
+        };
+        const double native = run("native"), q8 = run("q8_0");
+        const double H = 128, I = 64, E = 8, k = 2, L = 2, V = 512;
+        const double quantised = L * (4 * H * H + k * 3 * I * H) + V * H;  // attention, k experts, lm_head
+        const double kept = L * E * H + H;                                  // routers + one embedding row
+        QCOMPARE(native, 2 * (quantised + kept));
+        QCOMPARE(q8, quantised * 34.0 / 32.0 + 2 * kept);
+    }
+
     void text_report() {
         const auto r = runCli({"bench", "--synthetic", "tiny-olmoe", "--prompt-len", "4", "--gen-len", "2",
                                "--repeats", "1", "--bw-mib", "8", "--threads", "1"});
@@ -89,6 +109,10 @@ private slots:
                                        << "--precision";
         QTest::newRow("bad kv dtype") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--kv-dtype", "f16"} << 2
                                       << "--kv-dtype";
+        QTest::newRow("bad weights") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--weights", "q4"} << 2
+                                     << "--weights";
+        QTest::newRow("q8 on cuda") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--device", "cuda", "--weights",
+                                                   "q8_0"} << 2 << "CPU";
         QTest::newRow("zero gen") << QStringList{"bench", "--synthetic", "tiny-olmoe", "--gen-len", "0"} << 2
                                   << "--gen-len";
         QTest::newRow("unknown synthetic") << QStringList{"bench", "--synthetic", "gpt-9"} << 1 << "olmoe-1b-7b";
