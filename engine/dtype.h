@@ -2,13 +2,14 @@
 // Storage dtypes of weights and their exact widening to float32.
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace moescope {
 
 // F32/F16/BF16: the float dtypes of checkpoints (one value per element). Q8_0: the CPU backend's opt-in
-// 8-bit weights made on load (engine/model/quantize.h): rows of 32-value blocks {fp16 scale d; int8 q[32]},
-// 34 bytes per block, value = d·q (the GGUF Q8_0 block); never a checkpoint dtype.
+// 8-bit weights made on load (engine/model/quantize.h): per 32-value block an fp16 scale d and 32 int8
+// q, value = d·q (the GGUF Q8_0 quantisation), 34 bytes per block; never a checkpoint dtype.
 enum class DType : uint8_t { F32, F16, BF16, Q8_0 };
 
 constexpr int64_t kQ8Block = 32;        // values per Q8_0 block
@@ -111,12 +112,8 @@ inline float load_as_f32(DType t, const void* base, size_t i) {
             std::memcpy(&h, static_cast<const char*>(base) + 2 * i, 2);
             return bf16_to_f32(h);
         }
-        case DType::Q8_0: {  // element i of consecutive blocks (rows are whole blocks)
-            const char* blk = static_cast<const char*>(base) + (i / kQ8Block) * kQ8BlockBytes;
-            uint16_t h;
-            std::memcpy(&h, blk, 2);
-            return f16_to_f32(h) * static_cast<float>(static_cast<int8_t>(blk[2 + i % kQ8Block]));
-        }
+        case DType::Q8_0:  // not addressable by a flat index (rows hold scales, then values): q8_value()
+            return std::numeric_limits<float>::quiet_NaN();
     }
     return 0.0f;
 }

@@ -69,7 +69,7 @@ float row_dot_scalar(DType wt, const void* row, const float* x, int64_t cols) {
             break;
         }
         case DType::Q8_0:  // w = d·q, exact in float32 (engine/model/quantize.h)
-            for (int64_t c = 0; c < cols; ++c) acc += load_as_f32(DType::Q8_0, row, static_cast<size_t>(c)) * x[c];
+            for (int64_t c = 0; c < cols; ++c) acc += q8_value(static_cast<const uint8_t*>(row), cols, c) * x[c];
             break;
     }
     return acc;

@@ -246,43 +246,38 @@ void tile_eo_n(int nn, const uint16_t* W, int64_t cols, const float* Xp, int64_t
 
 namespace {
 
-// ---- Q8_0 weights (engine/model/quantize.h): blocks {fp16 d; int8 q[32]}, w = d·q ----
-inline __m512 q8_lo(const uint8_t* blk) {  // q[0..16) widened exactly to float32
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))));
-}
-inline __m512 q8_hi(const uint8_t* blk) {  // q[16..32)
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))));
-}
-inline __m512 q8_d(const uint8_t* blk) {
-    uint16_t h;
-    std::memcpy(&h, blk, 2);
-    return _mm512_set1_ps(_cvtsh_ss(h));
+// ---- Q8_0 weights (engine/model/quantize.h): row = nb fp16 scales, then cols int8 values; w = d·q ----
+inline __m512 q8_16(const int8_t* q) {  // 16 values widened exactly to float32
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))));
 }
 
-// Decode matvec straight from the blocks (1.06 bytes per weight streamed instead of 2): per block b,
+// Decode matvec straight from the quantised row (1.06 bytes per weight streamed instead of 2): per
+// block b,
 //   p_b = q[0:16]·x[0:16] + q[16:32]·x[16:32]   (16 lanes),   acc_{b % 2} += d_b · p_b
-// and reduce_add(acc0 + acc1). The scale is applied per block, so the rounding differs from the
-// float32 product of the dequantised weights (the n >= 2 path), within the same bound.
-float mv_row_q8(const uint8_t* w, int64_t nb, const float* x) {
+// and reduce_add(acc0 + acc1); the scales are widened 16 at a time. The scale is applied per block, so
+// the rounding differs from the float32 product of the dequantised weights (the n >= 2 path), within
+// the same bound.
+float mv_row_q8(const uint8_t* row, int64_t cols, const float* x) {
+    const int64_t nb = cols / kQ8Block;
+    const uint16_t* dh = reinterpret_cast<const uint16_t*>(row);
+    const int8_t* q = reinterpret_cast<const int8_t*>(row + 2 * nb);
+    alignas(64) float d[16];
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        const uint8_t* p0 = w + b * kQ8BlockBytes;
-        const uint8_t* p1 = p0 + kQ8BlockBytes;
-        const float* x0 = x + b * kQ8Block;
-        __m512 s0 = _mm512_mul_ps(q8_lo(p0), _mm512_loadu_ps(x0));
-        __m512 s1 = _mm512_mul_ps(q8_lo(p1), _mm512_loadu_ps(x0 + 32));
-        s0 = _mm512_fmadd_ps(q8_hi(p0), _mm512_loadu_ps(x0 + 16), s0);
-        s1 = _mm512_fmadd_ps(q8_hi(p1), _mm512_loadu_ps(x0 + 48), s1);
-        acc0 = _mm512_fmadd_ps(s0, q8_d(p0), acc0);
-        acc1 = _mm512_fmadd_ps(s1, q8_d(p1), acc1);
-    }
-    if (b < nb) {
-        const uint8_t* p0 = w + b * kQ8BlockBytes;
-        const float* x0 = x + b * kQ8Block;
-        __m512 s0 = _mm512_mul_ps(q8_lo(p0), _mm512_loadu_ps(x0));
-        s0 = _mm512_fmadd_ps(q8_hi(p0), _mm512_loadu_ps(x0 + 16), s0);
-        acc0 = _mm512_fmadd_ps(s0, q8_d(p0), acc0);
+    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+        const int64_t nd = std::min<int64_t>(16, nb - b0);
+        const __mmask16 m = static_cast<__mmask16>(nd >= 16 ? 0xffffu : (1u << nd) - 1u);
+        _mm512_store_ps(d, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, dh + b0)));
+        auto blk = [&](int64_t j) {  // q·x of block b0 + j, 16 lanes
+            const int64_t c = (b0 + j) * kQ8Block;
+            const __m512 s = _mm512_mul_ps(q8_16(q + c), _mm512_loadu_ps(x + c));
+            return _mm512_fmadd_ps(q8_16(q + c + 16), _mm512_loadu_ps(x + c + 16), s);
+        };
+        int64_t j = 0;  // b0 is even: block parity = parity of j
+        for (; j + 2 <= nd; j += 2) {
+            acc0 = _mm512_fmadd_ps(blk(j), _mm512_set1_ps(d[j]), acc0);
+            acc1 = _mm512_fmadd_ps(blk(j + 1), _mm512_set1_ps(d[j + 1]), acc1);
+        }
+        if (j < nd) acc0 = _mm512_fmadd_ps(blk(j), _mm512_set1_ps(d[j]), acc0);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
@@ -290,11 +285,14 @@ float mv_row_q8(const uint8_t* w, int64_t nb, const float* x) {
 }  // namespace
 
 void dequant_row_q8_avx512(const uint8_t* row, int64_t cols, float* out) {
-    for (int64_t b = 0; b < cols / kQ8Block; ++b) {
-        const uint8_t* p = row + b * kQ8BlockBytes;
-        const __m512 d = q8_d(p);
-        _mm512_storeu_ps(out + b * kQ8Block, _mm512_mul_ps(d, q8_lo(p)));  // exact: an 11 x 8-bit product
-        _mm512_storeu_ps(out + b * kQ8Block + 16, _mm512_mul_ps(d, q8_hi(p)));
+    const int64_t nb = cols / kQ8Block;
+    const uint16_t* dh = reinterpret_cast<const uint16_t*>(row);
+    const int8_t* q = reinterpret_cast<const int8_t*>(row + 2 * nb);
+    for (int64_t b = 0; b < nb; ++b) {
+        const __m512 d = _mm512_set1_ps(_cvtsh_ss(dh[b]));
+        const int64_t c = b * kQ8Block;
+        _mm512_storeu_ps(out + c, _mm512_mul_ps(d, q8_16(q + c)));  // exact: an 11 x 8-bit product
+        _mm512_storeu_ps(out + c + 16, _mm512_mul_ps(d, q8_16(q + c + 16)));
     }
 }
 
@@ -308,7 +306,7 @@ void rows_avx512(DType wt, const void* W, int64_t cols, int64_t r0, int64_t r1, 
             if (n == 1) {
                 const uint8_t* Wq = static_cast<const uint8_t*>(W);
                 const size_t rb = row_bytes(DType::Q8_0, cols);
-                for (int64_t r = r0; r < r1; ++r) Y[r] = mv_row_q8(Wq + r * rb, cols / kQ8Block, X);
+                for (int64_t r = r0; r < r1; ++r) Y[r] = mv_row_q8(Wq + r * rb, cols, X);
                 return;
             }
             return rows_q8_dequant(W, cols, r0, r1, X, n, Y, ldy, rows_t<DType::F32>, dequant_row_q8_avx512);

@@ -16,6 +16,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -52,9 +53,9 @@ void quantize_x(const float* x, int64_t nb, int8_t* xq, float* dx, int32_t* ncor
 }
 
 // sum_j q_j x_q,j of one block as 8 int32 lanes (exact), converted to float32.
-inline __m256 block(const uint8_t* blk, const int8_t* xq, const int32_t* ncorr) {
+inline __m256 block(const int8_t* q, const int8_t* xq, const int32_t* ncorr) {
     const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-    const __m256i qu = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), bias);
+    const __m256i qu = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)), bias);
     const __m256i s = _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ncorr)), qu,
                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
     return _mm256_cvtepi32_ps(s);
@@ -68,31 +69,33 @@ void rows_q8_vnni(const uint8_t* W, int64_t cols, int64_t r0, int64_t r1, const 
     thread_local std::vector<float> dx;
     thread_local std::vector<int32_t> nc;
     xq.resize(static_cast<size_t>(nb * 32));
-    dx.resize(static_cast<size_t>(nb));
+    dx.resize(static_cast<size_t>(nb + 16));
     nc.resize(static_cast<size_t>(nb * 8));
     quantize_x(x, nb, xq.data(), dx.data(), nc.data());
     const size_t rb = static_cast<size_t>(nb * kQ8BlockBytes);
+    alignas(64) float sc[16];
     for (int64_t r = r0; r < r1; ++r) {
-        const uint8_t* w = W + r * rb;
+        const uint8_t* row = W + r * rb;
+        const uint16_t* dh = reinterpret_cast<const uint16_t*>(row);
+        const int8_t* q = reinterpret_cast<const int8_t*>(row + 2 * nb);
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            const uint8_t* p0 = w + b * kQ8BlockBytes;
-            const uint8_t* p1 = p0 + kQ8BlockBytes;
-            uint16_t h0, h1;
-            std::memcpy(&h0, p0, 2);
-            std::memcpy(&h1, p1, 2);
-            const __m256 f0 = block(p0, xq.data() + b * 32, nc.data() + b * 8);
-            const __m256 f1 = block(p1, xq.data() + (b + 1) * 32, nc.data() + (b + 1) * 8);
-            acc0 = _mm256_fmadd_ps(f0, _mm256_set1_ps(_cvtsh_ss(h0) * dx[static_cast<size_t>(b)]), acc0);
-            acc1 = _mm256_fmadd_ps(f1, _mm256_set1_ps(_cvtsh_ss(h1) * dx[static_cast<size_t>(b + 1)]), acc1);
-        }
-        if (b < nb) {
-            const uint8_t* p0 = w + b * kQ8BlockBytes;
-            uint16_t h0;
-            std::memcpy(&h0, p0, 2);
-            const __m256 f0 = block(p0, xq.data() + b * 32, nc.data() + b * 8);
-            acc0 = _mm256_fmadd_ps(f0, _mm256_set1_ps(_cvtsh_ss(h0) * dx[static_cast<size_t>(b)]), acc0);
+        for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+            // d_w,b · d_x,b for 16 blocks at once
+            const int64_t nd = std::min<int64_t>(16, nb - b0);
+            const __mmask16 m = static_cast<__mmask16>(nd >= 16 ? 0xffffu : (1u << nd) - 1u);
+            _mm512_store_ps(sc, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, dh + b0)),
+                                              _mm512_maskz_loadu_ps(m, dx.data() + b0)));
+            int64_t j = 0;  // b0 is even: block parity = parity of j
+            for (; j + 2 <= nd; j += 2) {
+                const int64_t b = b0 + j;
+                acc0 = _mm256_fmadd_ps(block(q + b * 32, xq.data() + b * 32, nc.data() + b * 8), _mm256_set1_ps(sc[j]), acc0);
+                acc1 = _mm256_fmadd_ps(block(q + (b + 1) * 32, xq.data() + (b + 1) * 32, nc.data() + (b + 1) * 8),
+                                       _mm256_set1_ps(sc[j + 1]), acc1);
+            }
+            if (j < nd) {
+                const int64_t b = b0 + j;
+                acc0 = _mm256_fmadd_ps(block(q + b * 32, xq.data() + b * 32, nc.data() + b * 8), _mm256_set1_ps(sc[j]), acc0);
+            }
         }
         y[r] = hsum8(_mm256_add_ps(acc0, acc1));
     }

@@ -26,6 +26,8 @@ void copy_matrix(uint16_t* dst, const MatrixView& v) {
         CUDA_CHECK(cudaMemcpy(dst, v.data, n * 2, cudaMemcpyHostToDevice));
         return;
     }
+    if (v.dtype == DType::Q8_0)  // CPU-only format (engine/model/quantize.h); the CLI refuses it with CUDA
+        throw Error("CUDA upload: tensor '" + v.name + "' is Q8_0, a CPU backend format");
     std::vector<uint16_t> staging(n);
     for (size_t i = 0; i < n; ++i) staging[i] = cudamath::f32_to_bf16(load_as_f32(v.dtype, v.data, i));
     CUDA_CHECK(cudaMemcpy(dst, staging.data(), n * 2, cudaMemcpyHostToDevice));

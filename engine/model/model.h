@@ -81,7 +81,7 @@ private:
     ModelWeights weights_;
     ModelSummary summary_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;  // keep the mappings alive
-    std::vector<std::unique_ptr<uint8_t[]>> owned_;        // Q8_0 copies (quantize_q8_0)
+    std::vector<std::vector<uint8_t>> owned_;              // Q8_0 copies (quantize_q8_0), 64 bytes of slack
 };
 
 }  // namespace moescope

@@ -28,11 +28,7 @@ Q_DECLARE_METATYPE(moescope::DType)
 
 namespace {
 
-float block_scale(const uint8_t* blk) {
-    uint16_t h;
-    std::memcpy(&h, blk, 2);
-    return f16_to_f32(h);
-}
+float block_scale(const uint8_t* row, int64_t b) { return f16_to_f32(q8_scales(row)[b]); }
 
 // Source values in dtype `wt`: random, with planted blocks: all zero, one huge value among tiny ones,
 // all negative.
@@ -80,7 +76,7 @@ private slots:
     }
     // Per block: d = fp16(max|w| / 127); q = round(w / d) within [-127, 127]; |d·q - w| <= d/2; the largest
     // value gets |q| >= 126 (127 up to the rounding of d); an all-zero block is all zero; dequantising
-    // gives exactly d·q, and so does load_as_f32.
+    // gives exactly d·q, and so does q8_value.
     void quantise() {
         QFETCH(DType, wt);
         std::mt19937 rng(3);
@@ -94,21 +90,20 @@ private slots:
             quantize_row_q8_0(wt, src.data() + r * row_bytes(wt, cols), cols, q.data() + r * row_bytes(DType::Q8_0, cols));
             dequantize_row_q8_0(qr, cols, deq.data());
             for (int64_t b = 0; b < cols / 32; ++b) {
-                const uint8_t* blk = qr + b * 34;
                 double amax = 0;
                 for (int j = 0; j < 32; ++j)
                     amax = std::max(amax, std::fabs(double(load_as_f32(wt, src.data(), size_t(r * cols + b * 32 + j)))));
-                const double d = block_scale(blk);
+                const double d = block_scale(qr, b);
                 QCOMPARE(d, double(f16_to_f32(f32_to_f16(float(amax / 127.0)))));
                 int qmax = 0;
                 for (int j = 0; j < 32; ++j) {
-                    const int qi = static_cast<int8_t>(blk[2 + j]);
+                    const int qi = q8_values(qr, cols)[b * 32 + j];
                     QVERIFY(qi >= -127 && qi <= 127);
                     qmax = std::max(qmax, std::abs(qi));
                     const double w = load_as_f32(wt, src.data(), size_t(r * cols + b * 32 + j));
                     const float back = deq[size_t(b * 32 + j)];
                     QCOMPARE(double(back), d * qi);  // exact
-                    QCOMPARE(load_as_f32(DType::Q8_0, qr, size_t(b * 32 + j)), back);
+                    QCOMPARE(q8_value(qr, cols, b * 32 + j), back);
                     QVERIFY2(std::fabs(back - w) <= d / 2 * (1 + 1e-6) + 1e-30,
                              qPrintable(QString("row %1 block %2 [%3]: %4 -> %5, d %6").arg(r).arg(b).arg(j).arg(w).arg(back).arg(d)));
                 }
@@ -159,7 +154,7 @@ private slots:
                         double xmax = 0, wsum = 0;
                         for (int j = 0; j < 32; ++j) {
                             const int64_t c = b * 32 + j;
-                            const double w = load_as_f32(DType::Q8_0, Wq.data() + r * row_bytes(DType::Q8_0, cols), size_t(c));
+                            const double w = q8_value(Wq.data() + r * row_bytes(DType::Q8_0, cols), cols, c);
                             const double x = X[size_t(i * cols + c)];
                             ref += w * x;
                             S += std::fabs(w * x);
