@@ -34,12 +34,15 @@ cap_s = f'{cap["decode_overhead_pct"]:+.1f}%' if cap else "—"
 peak = pk.get("bf16_dot" if j["matmul_precision"] == "fast-bf16" else "fp32_fma", 0)
 pfrac = f' ({100*j["prefill_gflops"]/peak:.0f}% of {peak:.0f})' if peak else ""
 extra = []
+bound_s = f'{100*j["decode_fraction_of_bound"]:.1f}%'
+if j.get("weights_fit_in_cache"):  # the DRAM bound does not apply: the in-cache read bound does
+    bound_s = f'{100*j["decode_fraction_of_cache_bound"]:.1f}% of cache bound ({j["cache_bandwidth_gbps"]["median"]:.0f} GB/s)'
 if j.get("kv_dtype", "f32") != "f32": extra.append("kv " + j["kv_dtype"])
 if j.get("weights", "native") != "native": extra.append("weights " + j["weights"])
 print(f'| {name} | {load} | {j["threads"]} | {j["matmul_precision"]}{" " + ", ".join(extra) if extra else ""} | '
       f'{j["prompt_len"]}/{j["gen_len"]}/{j["repeats"]} | {bw["median"]:.2f} | {pf["median"]:.1f} [{pf["min"]:.1f}, {pf["max"]:.1f}] | '
       f'{j["prefill_gflops"]:.1f}{pfrac} | {dc["median"]:.2f} [{dc["min"]:.2f}, {dc["max"]:.2f}] | '
-      f'{100*j["decode_fraction_of_bound"]:.1f}% | {100*fr["median"]:.1f}% [{100*fr["min"]:.1f}, {100*fr["max"]:.1f}] | {cap_s} |')
+      f'{bound_s} | {100*fr["median"]:.1f}% [{100*fr["min"]:.1f}, {100*fr["max"]:.1f}] | {cap_s} |')
 PY
 }
 

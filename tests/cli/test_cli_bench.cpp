@@ -37,6 +37,12 @@ private slots:
         QCOMPARE(j["gen_len"].toInt(), 4);
         QCOMPARE(j["threads"].toInt(), extra[1].toInt());
         QVERIFY(j.contains("weights_fit_in_cache"));  // tiny-olmoe: true wherever sysfs names the cache size
+        // a model that fits in the cache is measured against the read bandwidth of a buffer its size
+        QCOMPARE(j.contains("decode_fraction_of_cache_bound"), j["weights_fit_in_cache"].toBool());
+        if (j["weights_fit_in_cache"].toBool()) {
+            QVERIFY(j["decode_fraction_of_cache_bound"].toDouble() > 0);
+            QVERIFY(j["cache_bandwidth_gbps"].toObject()["median"].toDouble() > 0);
+        }
         QCOMPARE(j["kv_dtype"].toString(), QString(extra.contains("--kv-dtype") ? "bf16" : "f32"));
         const bool q8 = extra.contains("q8_0");
         QCOMPARE(j["weights"].toString(), QString(q8 ? "q8_0" : "native"));
