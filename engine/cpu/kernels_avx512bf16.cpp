@@ -108,30 +108,48 @@ namespace {
 constexpr int kTR = 8;           // rows per register tile
 constexpr int64_t kKC = 256;     // column pairs per K block (512 columns)
 
-template <int R, int NV>
+// HALF: the last of the NV token vectors holds at most 8 real tokens (the tail of n), so it runs on
+// 256-bit vectors (tokens 0..7 of its block): half the cost of the padded lanes on this core, whose
+// 512-bit operations are two 256-bit halves. Each lane's arithmetic is the same at either width.
+template <int R, int NV, bool HALF>
 void tok_tile(const uint32_t* const* w, int64_t k0, int64_t k1, const uint32_t* Xq, int64_t KP, float* acc_buf,
               int64_t ld_acc, bool first) {
+    constexpr int NF = HALF ? NV - 1 : NV;  // full 16-token vectors
     __m512 acc[R][NV];
-    for (int r = 0; r < R; ++r)
-        for (int v = 0; v < NV; ++v)
+    __m256 acch[R];
+    for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < NF; ++v)
             acc[r][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc_buf + r * ld_acc + v * 16);
+        if constexpr (HALF) acch[r] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(acc_buf + r * ld_acc + NF * 16);
+    }
     for (int64_t k = k0; k < k1; ++k) {
         __m512i xv[NV];
-        for (int v = 0; v < NV; ++v) xv[v] = _mm512_loadu_si512(Xq + (v * KP + k) * 16);
+        __m256i xh = _mm256_setzero_si256();
+        for (int v = 0; v < NF; ++v) xv[v] = _mm512_loadu_si512(Xq + (v * KP + k) * 16);
+        if constexpr (HALF) xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Xq + (NF * KP + k) * 16));
         for (int r = 0; r < R; ++r) {
             const __m512i wb = _mm512_set1_epi32(static_cast<int>(w[r][k]));
-            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)xv[v], (__m512bh)wb);
+            for (int v = 0; v < NF; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)xv[v], (__m512bh)wb);
+            if constexpr (HALF)
+                acch[r] = _mm256_dpbf16_ps(acch[r], (__m256bh)xh, (__m256bh)_mm512_castsi512_si256(wb));
         }
     }
-    for (int r = 0; r < R; ++r)
-        for (int v = 0; v < NV; ++v) _mm512_storeu_ps(acc_buf + r * ld_acc + v * 16, acc[r][v]);
+    for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < NF; ++v) _mm512_storeu_ps(acc_buf + r * ld_acc + v * 16, acc[r][v]);
+        if constexpr (HALF) _mm256_storeu_ps(acc_buf + r * ld_acc + NF * 16, acch[r]);
+    }
 }
 
 template <int R>
-void tok_tile_v(int nv, const uint32_t* const* w, int64_t k0, int64_t k1, const uint32_t* Xq, int64_t KP,
+void tok_tile_v(int nv, bool half, const uint32_t* const* w, int64_t k0, int64_t k1, const uint32_t* Xq, int64_t KP,
                 float* acc_buf, int64_t ld_acc, bool first) {
-    if (nv == 2) tok_tile<R, 2>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
-    else tok_tile<R, 1>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+    if (nv == 2) {
+        if (half) tok_tile<R, 2, true>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+        else tok_tile<R, 2, false>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+    } else {
+        if (half) tok_tile<R, 1, true>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+        else tok_tile<R, 1, false>(w, k0, k1, Xq, KP, acc_buf, ld_acc, first);
+    }
 }
 
 thread_local std::vector<float> t_acc;
@@ -187,17 +205,18 @@ void rows_avx512bf16_tok(const uint16_t* W, int64_t cols, int64_t r0, int64_t r1
                 const int64_t k1 = std::min(KP, k0 + kKC);
                 for (int64_t b = b0; b < b1; b += 2) {
                     const int nv = static_cast<int>(std::min<int64_t>(2, b1 - b));
+                    const bool half = b + nv == nb && n - (nb - 1) * 16 <= 8;  // tail block of <= 8 tokens
                     const uint32_t* xq = Xq + b * KP * 16;
                     float* ab = acc + (b - b0) * 16;
                     switch (rr) {
-                        case 1: tok_tile_v<1>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        case 2: tok_tile_v<2>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        case 3: tok_tile_v<3>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        case 4: tok_tile_v<4>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        case 5: tok_tile_v<5>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        case 6: tok_tile_v<6>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        case 7: tok_tile_v<7>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
-                        default: tok_tile_v<8>(nv, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 1: tok_tile_v<1>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 2: tok_tile_v<2>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 3: tok_tile_v<3>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 4: tok_tile_v<4>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 5: tok_tile_v<5>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 6: tok_tile_v<6>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        case 7: tok_tile_v<7>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
+                        default: tok_tile_v<8>(nv, half, w, k0, k1, xq, KP, ab, ld_acc, k0 == 0); break;
                     }
                 }
             }
