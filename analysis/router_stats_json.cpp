@@ -39,15 +39,16 @@ nlohmann::json to_json(const SaturationResult& r) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& L : r.layers)
         layers.push_back({{"layer", L.layer}, {"saturation", L.saturation}, {"top1_agreement", L.top1_agreement},
-                          {"jaccard", L.jaccard}});
+                          {"jaccard", L.jaccard}, {"set_differ", L.set_differ}});
     return {{"analysis", "saturation"}, {"k", r.k}, {"tokens", r.tokens}, {"random_baseline", r.random_baseline},
             {"layers", layers}, {"notes", r.notes}};
 }
 
 std::string to_csv(const SaturationResult& r) {
-    std::string out = csv_row({"layer", "saturation", "top1_agreement", "jaccard"});
+    std::string out = csv_row({"layer", "saturation", "top1_agreement", "jaccard", "set_differ"});
     for (const auto& L : r.layers)
-        out += csv_row({std::to_string(L.layer), csv_num(L.saturation), csv_num(L.top1_agreement), csv_num(L.jaccard)});
+        out += csv_row({std::to_string(L.layer), csv_num(L.saturation), csv_num(L.top1_agreement), csv_num(L.jaccard),
+                        csv_num(L.set_differ)});
     return out;
 }
 

@@ -4,6 +4,7 @@
 // layer 1, 20 "control" prompts without those ids; one planted super expert (layer 0, expert 5, channel 17
 // on position 0 of prompt 3). 2 decoder layers, both MoE, 8 experts, k = 2. At level activations: per-head
 // sink mass for 3 heads (heads 0 and 1 sinks, head 2 not).
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,13 @@
 
 namespace moescope::test {
 
-inline void write_planted_db(const std::string& path, CaptureLevel level) {
+// Changes the experts of one routing event (prompt 0-39, layer 0-1, position 0-11) before it is recorded.
+// It must not draw random numbers, so the token ids and every other event stay those of the unperturbed run.
+using RoutePerturb = std::function<void(int prompt, int layer, int pos, std::vector<int32_t>& experts)>;
+
+// Appends one run to `path` (created when absent). Called twice with the same level, it writes two runs on
+// identical tokens; a `perturb` on the second gives it known routing differences (router saturation tests).
+inline void write_planted_db(const std::string& path, CaptureLevel level, const RoutePerturb& perturb = {}) {
     auto db = storage::Database::open(path, storage::Access::Write);
     storage::ModelInfo mi;
     mi.name = "planted-moe";
@@ -74,6 +81,7 @@ inline void write_planted_db(const std::string& path, CaptureLevel level) {
                     ex = {a, b};
                 }
                 if (layer == 0 && p == 3 && pos == 0) ex = {5, 1};
+                if (perturb) perturb(p, layer, pos, ex);
                 std::vector<float> w = {0.6f, 0.4f}, norm = {1.0f, 2.0f}, dpm = {1.0f + rnd(4), 1.0f + rnd(4)};
                 std::vector<int32_t> ch = {rnd(64), rnd(64)};
                 if (layer == 0 && p == 3 && pos == 0) {

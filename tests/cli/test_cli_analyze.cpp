@@ -1,5 +1,6 @@
 // `moescope-cli analyze` end to end on a database written by the real recorder with planted routing.
 #include <QtTest>
+#include <algorithm>
 #include <map>
 #include <cmath>
 #include <set>
@@ -266,6 +267,67 @@ private slots:
         QVERIFY2(w.exitCode == 0, qPrintable(w.err));
         const auto j = nlohmann::json::parse(w.out.toStdString());
         QCOMPARE(j.at("disable").at(0), (nlohmann::json{1, 3}));
+    }
+
+    // Router saturation of two runs on identical tokens (the planted run, then the same run with known changes),
+    // layers 0 and 1, k = 2, 40 prompts x 12 positions. Layer 0: the slot order swaps at positions 0, 3, 6, 9
+    // (same set) and position 11 gets a new second expert -> 1 of 12 positions differ as a set. Layer 1:
+    // positions 1, 5, 9 get a new second expert, positions 2, 6, 10 two new experts -> 6 of 12 differ.
+    void saturation_set_differ_data() {
+        QTest::addColumn<bool>("csv");
+        QTest::newRow("json") << false;
+        QTest::newRow("csv") << true;
+    }
+    void saturation_set_differ() {
+        QFETCH(bool, csv);
+        const QString path = dir_.filePath("saturation.db");
+        if (!QFile::exists(path)) {
+            moescope::test::write_planted_db(path.toStdString(), moescope::CaptureLevel::Routing);
+            auto outside = [](const std::vector<int32_t>& ex, int skip) {  // smallest expert not in ex, skipping `skip`
+                for (int e = 0; e < 8; ++e)
+                    if (std::find(ex.begin(), ex.end(), e) == ex.end() && skip-- == 0) return e;
+                return -1;
+            };
+            moescope::test::write_planted_db(
+                path.toStdString(), moescope::CaptureLevel::Routing,
+                [&](int, int layer, int pos, std::vector<int32_t>& ex) {
+                    if (layer == 0 && pos % 3 == 0) std::swap(ex[0], ex[1]);
+                    if ((layer == 0 && pos == 11) || (layer == 1 && pos % 4 == 1)) ex[1] = outside(ex, 0);
+                    if (layer == 1 && pos % 4 == 2) ex = {outside(ex, 0), outside(ex, 1)};
+                });
+        }
+        QStringList args{"analyze", "saturation", "--db", path, "--run", "2", "--reference-run", "1"};
+        if (csv) args << "--csv";
+        auto r = runCli(args);
+        QVERIFY2(r.finished && r.exitCode == 0, qPrintable(r.err));
+        const double want_differ[] = {1.0 / 12, 6.0 / 12};
+        const double want_saturation[] = {11.5 / 12, 7.5 / 12};  // mean |A n B| / 2
+        auto close = [](double a, double b) { return std::abs(a - b) < 1e-12; };
+        if (!csv) {
+            const auto j = nlohmann::json::parse(r.out.toStdString());
+            QCOMPARE(j.at("analysis").get<std::string>(), std::string("saturation"));
+            QCOMPARE(j.at("tokens").get<int>(), 480);
+            QCOMPARE(j.at("source").at("runs"), (nlohmann::json{2}));
+            QCOMPARE(j.at("layers").size(), size_t{2});
+            for (int l : {0, 1}) {
+                const auto& L = j.at("layers").at(size_t(l));
+                QCOMPARE(L.at("layer").get<int>(), l);
+                QVERIFY2(close(L.at("set_differ").get<double>(), want_differ[l]), L.dump().c_str());
+                QVERIFY2(close(L.at("saturation").get<double>(), want_saturation[l]), L.dump().c_str());
+            }
+            return;
+        }
+        const QStringList lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        const QStringList header = lines[0].trimmed().split(',');
+        const auto differ_col = header.indexOf("set_differ"), layer_col = header.indexOf("layer");
+        QVERIFY2(differ_col >= 0 && layer_col >= 0, qPrintable(lines[0]));
+        for (int l : {0, 1}) {
+            const QStringList cells = lines[l + 1].trimmed().split(',');
+            QCOMPARE(cells.size(), header.size());
+            QCOMPARE(cells[layer_col].toInt(), l);
+            QVERIFY2(close(cells[differ_col].toDouble(), want_differ[l]), qPrintable(lines[l + 1]));
+        }
     }
 
     void missing_database() {
