@@ -11,20 +11,12 @@
 #include "engine/generate.h"
 #include "engine/session.h"
 #include "storage/capture.h"
+#include "storage/model_identity.h"
 #include "storage/recorder.h"
 
 namespace moescope::storage {
 
 namespace fs = std::filesystem;
-
-static uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 ModelInfo model_info(const Model& model) {
     const ModelSummary& s = model.summary();
@@ -35,19 +27,7 @@ ModelInfo model_info(const Model& model) {
     m.path = fs::absolute(dir).lexically_normal().string();
     std::ifstream cfg(dir / "config.json", std::ios::binary);
     m.config_json.assign(std::istreambuf_iterator<char>(cfg), std::istreambuf_iterator<char>());
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, m.config_json.data(), m.config_json.size());
-    std::set<std::string> files;  // sorted: the hash does not depend on directory order
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().extension() == ".safetensors") files.insert(e.path().filename().string());
-    for (const auto& f : files) {
-        uint64_t size = fs::file_size(dir / f, ec);
-        h = fnv1a(h, f.data(), f.size());
-        h = fnv1a(h, &size, sizeof size);
-    }
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    m.content_hash = buf;
+    m.content_hash = model_content_hash(dir.string());
     m.n_layers = s.n_layers;
     m.n_experts = s.n_experts;
     m.top_k = s.top_k;

@@ -305,6 +305,25 @@ private slots:
         QVERIFY(again.wait(60000));
         QCOMPARE(again.first().at(0).toBool(), false);
         QVERIFY(again.first().at(1).toString().contains("not empty"));
+
+        // The loaded model is not the one the runs were recorded with (a copy whose config.json differs,
+        // as a fine-tune's would): refused with the reason, nothing written.
+        const QString other = out.filePath("other-model");
+        QVERIFY(QDir().mkpath(other));
+        for (const QString& f : QDir(planted_).entryList(QDir::Files)) QVERIFY(QFile::copy(planted_ + "/" + f, other + "/" + f));
+        {
+            QFile cfg(other + "/config.json");
+            QVERIFY(cfg.open(QIODevice::Append));
+            cfg.write("\n");
+        }
+        env.hub.modelPath = [other] { return other; };
+        QSignalSpy refused(&view, &ImportanceView::pruneFinished);
+        const QString target = out.filePath("pruned-other");
+        view.exportPrunedModel(target);
+        QVERIFY(refused.wait(60000));
+        QCOMPARE(refused.first().at(0).toBool(), false);
+        QVERIFY2(refused.first().at(1).toString().contains("was recorded with model"), qPrintable(refused.first().at(1).toString()));
+        QVERIFY(!QFileInfo::exists(target + "/model.safetensors"));
     }
 };
 

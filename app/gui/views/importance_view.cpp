@@ -21,6 +21,7 @@
 #include <QValueAxis>
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "app/gui/engine_host.h"
 #include "app/gui/views/analysis_runner.h"
@@ -30,6 +31,7 @@
 #include "app/gui/views/view_hub.h"
 #include "app/gui/views/view_widgets.h"
 #include "engine/model/prune.h"
+#include "storage/model_identity.h"
 #include "storage/capture.h"
 #include "storage/prompt_recording.h"
 #include "storage/routing_reader.h"
@@ -441,14 +443,30 @@ void ImportanceView::exportPrunedModel(const QString& requested) {
                       .arg(result_->keep.empty() ? 0 : result_->keep.front().size())
                       .arg(source_->currentText())
                       .toStdString();
+    // The runs behind the ranking (the arrays the result was computed from), to check that the loaded
+    // model is the one they were recorded with before pruning it by their routing.
+    std::vector<int64_t> runIds;
+    {
+        std::lock_guard lock(cache_->mutex);
+        if (cache_->arrays) {
+            std::set<int64_t> ids(cache_->arrays->run_id.begin(), cache_->arrays->run_id.end());
+            runIds.assign(ids.begin(), ids.end());
+        }
+    }
+    const QString dbPath = hub_->databasePath();
     setJobRunning(true);
     status_->setText(tr("Writing the pruned model to %1…").arg(outDir));
     QPointer<QObject> rcv(this);
     EngineHost* host = hub_->host;
-    host->post(kPruneTag, [host, rcv, modelDir, outDir, plan](const std::atomic<bool>& cancelled) {
+    host->post(kPruneTag, [host, rcv, modelDir, outDir, plan, runIds, dbPath](const std::atomic<bool>& cancelled) {
         bool ok = false;
         QString message;
         try {
+            if (!dbPath.isEmpty() && !runIds.empty()) {
+                auto db = storage::Database::open(dbPath.toStdString(), storage::Access::ReadOnly);
+                if (auto why = storage::runs_model_mismatch(*db, runIds, modelDir.toStdString()))
+                    throw Error(*why + ". Load that model to export a pruned copy of it.");
+            }
             PruneOptions o;
             o.stop = &cancelled;
             o.progress = [host, rcv](int done, int total) {
