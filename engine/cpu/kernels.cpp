@@ -95,7 +95,7 @@ struct Unit {
 
 constexpr int64_t kRowBlock = 16;  // multiple of every ISA's row tile
 constexpr int64_t kMinTokRows = 64;
-constexpr double kMinParallelWork = 32768;  // multiply-adds below which a product is not split
+constexpr double kMinParallelWork = 262144;  // multiply-adds below which a product runs on the calling thread
 
 // Per-task bf16 copies of the activations for the FastBF16 path (reused between calls).
 thread_local std::vector<uint16_t> t_xb;

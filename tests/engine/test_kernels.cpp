@@ -272,6 +272,30 @@ private slots:
         }
     }
 
+    // A matvec row's value does not depend on its neighbours: short rows are reduced four at a time
+    // (kernels_avx512.cpp mv4_rows_eo), and must give the bits of the same row computed alone.
+    void rows_alone_equal_rows_together_data() {
+        QTest::addColumn<SimdLevel>("level");
+        for (SimdLevel l : {SimdLevel::Scalar, SimdLevel::AVX2, SimdLevel::AVX512, SimdLevel::AVX512BF16})
+            QTest::newRow(simd_name(l)) << l;
+    }
+    void rows_alone_equal_rows_together() {
+        QFETCH(SimdLevel, level);
+        if (!use_level(level)) QSKIP("this CPU lacks the instruction set");
+        std::mt19937 rng(17);
+        for (int64_t cols : {1, 31, 32, 100, 128, 160, 512, 513, 1024}) {
+            const int64_t rows = 11;
+            const Weights w = make_weights(DType::BF16, rows * cols, rng, false);
+            const auto x = make_x(cols, rng);
+            std::vector<float> together(static_cast<size_t>(rows)), alone(static_cast<size_t>(rows));
+            matvec(DType::BF16, w.bytes.data(), rows, cols, x.data(), together.data(), nullptr);
+            for (int64_t r = 0; r < rows; ++r)
+                matvec(DType::BF16, w.bytes.data() + r * cols * 2, 1, cols, x.data(), &alone[static_cast<size_t>(r)], nullptr);
+            QVERIFY2(std::memcmp(together.data(), alone.data(), together.size() * 4) == 0,
+                     qPrintable(QString("cols=%1: a row's value depends on its neighbours").arg(cols)));
+        }
+    }
+
     void simd_names() {
         QCOMPARE(QString(simd_name(SimdLevel::Scalar)), QString("scalar"));
         QCOMPARE(QString(simd_name(SimdLevel::AVX512BF16)), QString("avx512bf16"));
