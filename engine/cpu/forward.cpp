@@ -139,11 +139,8 @@ CpuForward::CpuForward(const Model& model, ThreadPool* pool) : model_(model), c_
     s_.li.resize(c_.n_layers);
 }
 
-// Below this many multiply-adds a pool hand-off costs more than it saves (tiny models, routers).
-constexpr int64_t kMinParallelWork = 1 << 15;
-
 void CpuForward::matmul_rows(const MatrixView& w, const float* x, int n, float* y) {
-    ThreadPool* pool = w.rows * w.cols * n >= kMinParallelWork ? pool_ : nullptr;
+    ThreadPool* pool = w.rows * w.cols * n >= kMinParallelMacs ? pool_ : nullptr;
     if (n == 1) matvec(w.dtype, w.data, w.rows, w.cols, x, y, pool);
     else matmul(w.dtype, w.data, w.rows, w.cols, x, n, y, pool);
 }
@@ -154,7 +151,7 @@ void CpuForward::mlp(const MlpWeights& w, const float* x, int n, float* out) {
     float* u = buf(s_.u, static_cast<size_t>(n * I));  // [n][I] = x · upᵀ
     // gate and up in one pool dispatch (same results as two matmul/matvec calls, see kernels.h)
     const MatTask tasks[2] = {{w.gate.dtype, w.gate.data, I, H, x, n, g}, {w.up.dtype, w.up.data, I, H, x, n, u}};
-    matmul_batch(tasks, 2, 2 * I * H * n >= kMinParallelWork ? pool_ : nullptr);
+    matmul_batch(tasks, 2, 2 * I * H * n >= kMinParallelMacs ? pool_ : nullptr);
     // silu(gate) * up, elementwise (threaded for prefill-sized products: a serial part otherwise)
     auto act = [&](int64_t b, int64_t e, int) {
         for (int64_t i = b; i < e; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];

@@ -95,7 +95,6 @@ struct Unit {
 
 constexpr int64_t kRowBlock = 16;  // multiple of every ISA's row tile
 constexpr int64_t kMinTokRows = 64;
-constexpr double kMinParallelWork = 262144;  // multiply-adds below which a product runs on the calling thread
 
 // Per-task bf16 copies of the activations for the FastBF16 path (reused between calls).
 thread_local std::vector<uint16_t> t_xb;
@@ -244,7 +243,7 @@ void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool) {
     for (int k = 0; k < n_tasks; ++k)
         work += static_cast<double>(std::max<int64_t>(0, tasks[k].rows)) * static_cast<double>(std::max<int64_t>(0, tasks[k].n)) *
                 static_cast<double>(tasks[k].cols);
-    const int T = (pool && work >= kMinParallelWork) ? pool->size() : 1;
+    const int T = (pool && work >= static_cast<double>(kMinParallelMacs)) ? pool->size() : 1;
 
     // Token-lane packing (one pass over the activations), over blocks of 16 tokens, threaded when the
     // products are: on 2 threads it would otherwise be a serial part of every prefill product.

@@ -66,6 +66,11 @@ struct MatTask {
 };
 void matmul_batch(const MatTask* tasks, int n_tasks, ThreadPool* pool);
 
+// Products (or batches) of fewer multiply-adds than this run on the calling thread: waking the pool
+// costs a few microseconds, about what 256K multiply-adds take on one core (tiny models' matrices,
+// routers). Callers use it for their own hand-offs too.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+
 // Dot product of float32 vectors of length n (attention scores).
 float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += a * x[i] (attention value accumulation).

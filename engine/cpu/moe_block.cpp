@@ -18,7 +18,6 @@
 namespace moescope::cpu {
 
 namespace {
-constexpr int64_t kMinParallelWork = 1 << 15;  // multiply-adds below which the pool is not woken
 float* buf(std::vector<float>& v, size_t n) {
     if (v.size() < n) v.resize(n);
     return v.data();
@@ -70,7 +69,7 @@ void CpuForward::run_expert_group(const MoeWeights& M, int e0, int e1, int64_t s
         off += n;
     }
     const int64_t work = 2 * I * H * slots;
-    matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work >= kMinParallelWork ? pool_ : nullptr);
+    matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work >= kMinParallelMacs ? pool_ : nullptr);
     auto act = [&](int64_t b, int64_t e, int) {  // silu(gate) * up
         for (int64_t i = b; i < e; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
     };
@@ -85,7 +84,7 @@ void CpuForward::run_expert_group(const MoeWeights& M, int e0, int e1, int64_t s
         s_.tasks.push_back({dn.dtype, dn.data, H, I, g + off * I, n, d + off * H});
         off += n;
     }
-    matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work / 2 >= kMinParallelWork ? pool_ : nullptr);
+    matmul_batch(s_.tasks.data(), static_cast<int>(s_.tasks.size()), work / 2 >= kMinParallelMacs ? pool_ : nullptr);
     // y[t] += w_j · d[row] over the token's rows in expert index order (the order of a loop over experts,
     // so the sums do not depend on how tokens are split over threads); per-slot output statistics.
     auto combine = [&](int t0, int t1) {

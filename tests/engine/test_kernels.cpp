@@ -33,7 +33,7 @@ struct Shape {
 // around the 6-token tile and the token blocks.
 const Shape kShapes[] = {{1, 1, 1},   {1, 7, 2},    {3, 17, 1},   {5, 31, 3},   {4, 32, 6},   {9, 33, 7},
                          {16, 64, 1}, {17, 100, 5}, {37, 129, 13}, {64, 257, 2}, {7, 1000, 1}, {33, 515, 61},
-                         {2, 2048, 4},  {300, 257, 1}, {130, 300, 7},  // these two are big enough to be threaded
+                         {2, 2048, 4},  {1030, 257, 1}, {130, 300, 7},  // these two are big enough to be threaded (kMinParallelMacs)
                          // n >= 16 with even cols: FastBF16 takes the token-lane panel GEMM (partial
                          // token vectors, row tails, several K blocks at 1100 columns)
                          {19, 64, 16}, {13, 1100, 33}, {70, 300, 50}};
@@ -188,7 +188,10 @@ private slots:
             int x_from;  // share the activations of an earlier task (-1: own)
         };
         const Spec specs[] = {{DType::BF16, 400, 96, 1, -1}, {DType::BF16, 400, 96, 1, 0}, {DType::F32, 70, 33, 3, -1},
-                              {DType::F16, 1000, 50, 1, -1}, {DType::BF16, 190, 70, 9, -1}, {DType::BF16, 5, 70, 9, 4}};
+                              {DType::F16, 1000, 150, 1, -1}, {DType::BF16, 190, 70, 9, -1}, {DType::BF16, 5, 70, 9, 4}};
+        int64_t macs = 0;
+        for (const Spec& sp : specs) macs += sp.rows * sp.cols * sp.n;
+        QVERIFY2(macs >= kMinParallelMacs, "the batch must be big enough to be split over the threads");
         std::vector<Weights> ws;
         std::vector<std::vector<float>> xs, ys_ref, ys;
         std::vector<MatTask> tasks;
