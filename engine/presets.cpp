@@ -99,10 +99,9 @@ Result<Preset> parse_preset(const std::string& text, const std::string& src) {
     });
 }
 
-std::string preset_to_json(const Preset& p) {
-    const Interventions& iv = p.interventions;
-    nlohmann::ordered_json j;
-    j["name"] = p.name;
+namespace {
+// The interventions' keys in preset order; `j` may already hold "name" (ordered_json keeps it first).
+void put_interventions(nlohmann::ordered_json& j, const Interventions& iv) {
     j["disable"] = json::array();
     for (const auto& d : iv.disable) j["disable"].push_back({d.layer, d.expert});
     j["force"] = json::array();
@@ -126,7 +125,20 @@ std::string preset_to_json(const Preset& p) {
         j["zero_output"] = json::array();
         for (const auto& z : iv.zero_output) j["zero_output"].push_back({z.layer, z.expert});
     }
+}
+}  // namespace
+
+std::string preset_to_json(const Preset& p) {
+    nlohmann::ordered_json j;
+    j["name"] = p.name;
+    put_interventions(j, p.interventions);
     return j.dump(2) + "\n";
+}
+
+std::string interventions_to_json(const Interventions& iv) {
+    nlohmann::ordered_json j;
+    put_interventions(j, iv);
+    return j.dump();
 }
 
 Result<Preset> load_preset_file(const std::string& path) {

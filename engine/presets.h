@@ -21,6 +21,10 @@ struct Preset {
 // `source` names the file in messages ("refusal.json: 'disable'[3]: expected [layer, expert]").
 Result<Preset> parse_preset(const std::string& json_text, const std::string& source = "preset");
 std::string preset_to_json(const Preset& preset);
+// The interventions alone as one compact JSON object in the same format without "name" ("disable",
+// "force", "bias" and "top_k" always; the other keys only when set), so parse_preset reads it back. The
+// one serialisation for `eval` / `generate --json` output and a recorded run's intervention timeline.
+std::string interventions_to_json(const Interventions& iv);
 Result<Preset> load_preset_file(const std::string& path);
 Result<bool> save_preset_file(const std::string& path, const Preset& preset);
 

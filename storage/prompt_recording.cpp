@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/generate.h"
+#include "engine/presets.h"
 #include "engine/session.h"
 #include "storage/capture.h"
 #include "storage/model_identity.h"
@@ -33,26 +34,6 @@ ModelInfo model_info(const Model& model) {
     m.top_k = s.top_k;
     m.moe_layers = s.moe_layers;
     return m;
-}
-
-std::string interventions_json(const Interventions& iv) {
-    nlohmann::json j;
-    j["disable"] = nlohmann::json::array();
-    for (const auto& d : iv.disable) j["disable"].push_back({d.layer, d.expert});
-    j["force"] = nlohmann::json::array();
-    for (const auto& f : iv.force) j["force"].push_back({f.layer, f.expert});
-    j["bias"] = nlohmann::json::array();
-    for (const auto& b : iv.bias) j["bias"].push_back({b.layer, b.expert, b.bias});
-    j["top_k"] = iv.top_k ? nlohmann::json(*iv.top_k) : nlohmann::json(nullptr);
-    j["top_k_per_layer"] = nlohmann::json::array();
-    for (const auto& t : iv.top_k_per_layer) j["top_k_per_layer"].push_back({t.layer, t.k});
-    j["top_p"] = iv.top_p ? nlohmann::json(*iv.top_p) : nlohmann::json(nullptr);
-    j["top_p_max_k"] = iv.top_p_max_k;
-    if (!iv.zero_output.empty()) {  // only when used: older timelines stay byte-identical
-        j["zero_output"] = nlohmann::json::array();
-        for (const auto& z : iv.zero_output) j["zero_output"].push_back({z.layer, z.expert});
-    }
-    return j.dump();
 }
 
 std::string sampling_json(const SamplingParams& sp, int max_new_tokens) {
@@ -99,7 +80,7 @@ PromptRecordingResult record_prompts(Database& db, const Model& model, const Tok
     PromptRecordingResult res;
     res.prompts = prompts.size();
     res.run_id = db.begin_run(run);
-    db.add_intervention_change(res.run_id, -1, interventions_json(iv));
+    db.add_intervention_change(res.run_id, -1, interventions_to_json(iv));
     std::vector<int64_t> prompt_ids;
     for (const auto& p : prompts) prompt_ids.push_back(db.add_prompt(db.prompt_set(p.set), p.text, p.messages_json));
 

@@ -2,7 +2,8 @@
 // Recording a prompt set into the activation database: one run (kind record), one prompt row per line,
 // one fresh session per prompt, routing per step through the storage Recorder. Shared by
 // `moescope-cli record` and the app's "Record now" (fTRI, super experts views), so both write the same
-// rows. Also the model/intervention/sampling descriptions every recorded run carries.
+// rows. Also the model and sampling descriptions every recorded run carries (interventions: engine/presets.h
+// interventions_to_json).
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -23,7 +24,6 @@ namespace moescope::storage {
 // and the sizes of the *.safetensors files: cheap, identifies a checkpoint without reading weights),
 // layers/experts/top-k and the MoE layer list.
 ModelInfo model_info(const Model& model);
-std::string interventions_json(const Interventions& iv);
 std::string sampling_json(const SamplingParams& sp, int max_new_tokens);
 
 // The names of the database's prompt sets, sorted.

@@ -9,32 +9,13 @@
 #include "app/cli/commands.h"
 #include "app/cli/device_flags.h"
 #include "app/cli/model_flags.h"
+#include "engine/presets.h"
 #include "engine/routing_capture.h"
 #include "engine/sampling.h"
 #include "engine/session.h"
 
 namespace moescope::cli {
 
-namespace {
-nlohmann::json interventions_json(const Interventions& iv) {
-    nlohmann::json j;
-    j["disable"] = nlohmann::json::array();
-    for (const auto& d : iv.disable) j["disable"].push_back({d.layer, d.expert});
-    j["force"] = nlohmann::json::array();
-    for (const auto& f : iv.force) j["force"].push_back({f.layer, f.expert});
-    j["top_k"] = iv.top_k ? nlohmann::json(*iv.top_k) : nlohmann::json(nullptr);
-    if (!iv.bias.empty()) {
-        j["bias"] = nlohmann::json::array();
-        for (const auto& b : iv.bias) j["bias"].push_back({b.layer, b.expert, b.bias});
-    }
-    if (iv.top_p) j["route_top_p"] = *iv.top_p;
-    if (!iv.zero_output.empty()) {
-        j["zero_output"] = nlohmann::json::array();
-        for (const auto& z : iv.zero_output) j["zero_output"].push_back({z.layer, z.expert});
-    }
-    return j;
-}
-}  // namespace
 
 int cmd_eval(const CommandArgs& argv) {
     Args args;
@@ -79,7 +60,7 @@ int cmd_eval(const CommandArgs& argv) {
     out["model_type"] = c.model_type;
     out["input_ids"] = tokens;
     out["moe_layers"] = c.moe_layers;
-    out["interventions"] = interventions_json(iv);
+    out["interventions"] = nlohmann::json::parse(interventions_to_json(iv));
     out["logits_last"] = std::vector<float>(last.begin(), last.end());
     if (want_all) {
         nlohmann::json rows = nlohmann::json::array();

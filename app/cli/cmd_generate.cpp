@@ -17,6 +17,7 @@
 #include "app/cli/model_flags.h"
 #include "app/cli/record_support.h"
 #include "engine/generate.h"
+#include "engine/presets.h"
 #include "engine/scmoe.h"
 #include "engine/session.h"
 #include "engine/tokenizer/chat_template.h"
@@ -300,19 +301,7 @@ int cmd_generate(const CommandArgs& argv) {
         out["tokens"] = res.tokens;
         out["prompt_tokens"] = *ids;
         out["stop_reason"] = g_interrupted.load() ? "interrupted" : res.stop_reason;
-        nlohmann::json ivj;
-        ivj["disable"] = nlohmann::json::array();
-        for (const auto& d : iv.disable) ivj["disable"].push_back({d.layer, d.expert});
-        ivj["force"] = nlohmann::json::array();
-        for (const auto& f : iv.force) ivj["force"].push_back({f.layer, f.expert});
-        ivj["bias"] = nlohmann::json::array();
-        for (const auto& b : iv.bias) ivj["bias"].push_back({b.layer, b.expert, b.bias});
-        ivj["top_k"] = iv.top_k ? nlohmann::json(*iv.top_k) : nlohmann::json(nullptr);
-        if (!iv.zero_output.empty()) {
-            ivj["zero_output"] = nlohmann::json::array();
-            for (const auto& z : iv.zero_output) ivj["zero_output"].push_back({z.layer, z.expert});
-        }
-        out["interventions"] = ivj;
+        out["interventions"] = nlohmann::json::parse(interventions_to_json(iv));
         out["sampling"] = {{"greedy", sp.greedy}, {"temperature", sp.temperature}, {"top_k", sp.top_k},
                            {"top_p", sp.top_p}, {"min_p", sp.min_p}, {"repeat_penalty", sp.repeat_penalty},
                            {"seed", sp.seed}};

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/presets.h"
+
 namespace moescope::cli {
 
 namespace fs = std::filesystem;
@@ -42,7 +44,7 @@ GenerationRecording::GenerationRecording(const std::string& db_path, const std::
     if (iv.top_p) run.k_max = std::max(run.k_max, iv.top_p_max_k > 0 ? iv.top_p_max_k : ms.top_k);
     run.moe_layers = ms.moe_layers;
     run_ = db_->begin_run(run);
-    db_->add_intervention_change(run_, -1, interventions_json(iv));
+    db_->add_intervention_change(run_, -1, interventions_to_json(iv));
     const int64_t prompt_id = db_->add_prompt(std::nullopt, prompt_text, "");
     storage::RecorderOptions opt;
     opt.level = *level;

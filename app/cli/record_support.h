@@ -16,7 +16,6 @@ namespace moescope::cli {
 // and the sizes of the *.safetensors files: cheap, identifies a checkpoint without reading weights),
 // layers/experts/top-k and the MoE layer list.
 // (They live in storage/prompt_recording.h, shared with the app.)
-using storage::interventions_json;
 using storage::model_info;
 using storage::sampling_json;
 

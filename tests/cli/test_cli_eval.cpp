@@ -1,6 +1,7 @@
 // moescope-cli eval against the golden files (all four settings), and its usage errors (exit 2).
 #include <QtTest>
 
+#include "engine/presets.h"
 #include "tests/support/golden.h"
 #include "tests/support/testsupport.h"
 
@@ -36,7 +37,37 @@ private slots:
         auto got = nlohmann::json::parse(r.out.toStdString());
         const QString diff = moescope::test::compareWithGolden(got, g.result, setting == "baseline");
         QVERIFY2(diff.isEmpty(), qPrintable(diff));
-        QCOMPARE(got["interventions"], iv);
+        // The shared interventions format (engine/presets.h interventions_to_json): the golden keys with the
+        // golden values, plus "bias" (always present there), nothing else for these settings.
+        for (const auto& [key, value] : iv.items()) QCOMPARE(got["interventions"][key], value);
+        QCOMPARE(got["interventions"]["bias"], nlohmann::json::array());
+        QCOMPARE(got["interventions"].size(), iv.size() + 1);
+    }
+
+    // eval and generate --json print the interventions through the one serialiser: the same object for the
+    // same flags, which parse_preset reads back as exactly those interventions.
+    void interventionsMatchGenerate() {
+        const QString model = moescope::test::testdataPath("golden/mixtral");
+        const QStringList iv{"--disable", "1:0", "--force", "1:5", "--zero", "0:2", "--bias", "0:3:0.5",
+                             "--route-top-p", "0.5", "--route-top-p-max-k", "3"};
+        auto e = runCli(QStringList{"eval", model, "--tokens", "1,17,42"} + iv + QStringList{"--top-k", "2"});
+        QVERIFY2(e.finished && e.exitCode == 0, qPrintable(e.err));
+        auto g = runCli(QStringList{"generate", model, "--tokens", "1,17,42", "--max-new", "1", "--greedy", "--json"} + iv +
+                        QStringList{"--top-k-experts", "2"});
+        QVERIFY2(g.finished && g.exitCode == 0, qPrintable(g.err));
+        const auto ej = nlohmann::json::parse(e.out.toStdString())["interventions"];
+        QCOMPARE(nlohmann::json::parse(g.out.toStdString())["interventions"], ej);
+        auto back = moescope::parse_preset(ej.dump(), "eval");
+        QVERIFY2(back.ok(), back.message().c_str());
+        moescope::Interventions want;
+        want.disable = {{1, 0}};
+        want.force = {{1, 5}};
+        want.zero_output = {{0, 2}};
+        want.bias = {{0, 3, 0.5f}};
+        want.top_k = 2;
+        want.top_p = 0.5f;
+        want.top_p_max_k = 3;
+        QVERIFY(back.value().interventions == want);
     }
 
     void usageErrors_data() {

@@ -38,6 +38,44 @@ private slots:
         QVERIFY(zero.value().interventions.disable.empty());
     }
 
+    // interventions_to_json: the preset format without "name", compact, unset keys left out (the four base keys
+    // stay), and parse_preset reads every set field back.
+    void interventionsJson_data() {
+        QTest::addColumn<int>("which");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("none") << 0 << R"({"disable":[],"force":[],"bias":[],"top_k":null})";
+        QTest::newRow("disable+zero") << 1 << R"({"disable":[[1,0]],"force":[],"bias":[],"top_k":null,"zero_output":[[2,3]]})";
+        QTest::newRow("everything") << 2
+            << R"({"disable":[[12,87]],"force":[[5,2]],"bias":[[7,4,-1.5]],"top_k":4,"top_k_per_layer":[[2,1]],)"
+               R"("top_p":0.75,"top_p_max_k":6,"rank_only":2,"rank_only_layers":[1,3],"zero_output":[[1,5]]})";
+    }
+    void interventionsJson() {
+        QFETCH(int, which);
+        QFETCH(QString, expected);
+        Interventions iv;
+        if (which == 1) {
+            iv.disable = {{1, 0}};
+            iv.zero_output = {{2, 3}};
+        } else if (which == 2) {
+            iv.disable = {{12, 87}};
+            iv.force = {{5, 2}};
+            iv.bias = {{7, 4, -1.5f}};
+            iv.top_k = 4;
+            iv.top_k_per_layer = {{2, 1}};
+            iv.top_p = 0.75f;
+            iv.top_p_max_k = 6;
+            iv.rank_only = 2;
+            iv.rank_only_layers = {1, 3};
+            iv.zero_output = {{1, 5}};
+        }
+        const std::string text = interventions_to_json(iv);
+        QCOMPARE(QString::fromStdString(text), expected);
+        auto back = parse_preset(text, "iv");
+        QVERIFY2(back.ok(), back.message().c_str());
+        QVERIFY(back.value().interventions == iv);
+        QVERIFY(back.value().name.empty());
+    }
+
     void badPresets_data() {
         QTest::addColumn<QString>("json");
         QTest::addColumn<QString>("expected");
