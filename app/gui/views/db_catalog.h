@@ -1,9 +1,7 @@
 #pragma once
-// Small read-only catalogue queries the analysis views need beside storage's routing reader: the prompt
-// sets of a database and the token texts of the rows read_routing() returns for a selection (same row
-// order: token rowid). They run in AnalysisRunner workers on the view's own read-only connection.
-// They are SQL over storage's RAII wrappers like app/gui/run_store.cpp; both belong in storage/'s API
-// once it exposes them (see docs/app.md "Not done yet").
+// Qt adapters over storage/catalog.h for the analysis views: the prompt sets of a database and the token
+// texts of the rows read_routing() returns for a selection, as QString lists. They run in AnalysisRunner
+// workers on the view's own read-only connection.
 #include <QString>
 #include <QStringList>
 #include <memory>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "storage/database.h"
+#include "storage/routing_reader.h"
 
 namespace moescope::gui {
 
@@ -22,10 +21,9 @@ struct PromptSetRow {
 // Prompt sets that have recorded tokens, by name.
 std::vector<PromptSetRow> listPromptSets(storage::Database& db);
 
-// Decoded text of each token row of the runs (all runs when empty) restricted to prompt set `set`
-// ("" = no restriction), in token rowid order: row r matches row r of read_routing() for the same
-// selection. Tokens without stored text show as ⟨id⟩.
-QStringList tokenTexts(storage::Database& db, const std::vector<int64_t>& runIds, const std::string& set);
+// Decoded text of each token row read_routing(db, sel) returns: row r matches routing row r. Tokens
+// without stored text show as ⟨id⟩.
+QStringList tokenTexts(storage::Database& db, const storage::RoutingSelection& sel);
 
 // Opens `path` read-only (throws moescope::Error naming the file when it cannot).
 std::unique_ptr<storage::Database> openReadOnly(const QString& path);

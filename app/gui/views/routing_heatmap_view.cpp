@@ -249,7 +249,7 @@ void RoutingHeatmapView::recompute() {
                 storage::RoutingSelection sel;
                 sel.prompt_set = set;
                 r.loadArrays = std::make_shared<const RoutingArrays>(storage::read_routing(database(), sel));
-                r.loadTexts = tokenTexts(database(), {}, set);
+                r.loadTexts = tokenTexts(database(), sel);
                 r.loadLabel = QStringLiteral("prompt set %1").arg(QString::fromStdString(set));
                 r.loadIsRun = false;
             }

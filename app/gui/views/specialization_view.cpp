@@ -283,21 +283,17 @@ void SpecializationView::recompute() {
                 r.sourceLabel = open->runId >= 0 ? QStringLiteral("run %1").arg(open->runId) : QStringLiteral("the open run");
             } else {
                 storage::RoutingSelection sel;
-                std::vector<int64_t> runs;
-                std::string set;
                 if (source.startsWith(QLatin1String("set:"))) {
-                    set = source.mid(4).toStdString();
-                    sel.prompt_set = set;
+                    sel.prompt_set = source.mid(4).toStdString();
                     r.sourceLabel = QStringLiteral("prompt set %1").arg(source.mid(4));
                 } else if (source.startsWith(QLatin1String("run:"))) {
-                    runs = {source.mid(4).toLongLong()};
-                    sel.run_ids = runs;
+                    sel.run_ids = {source.mid(4).toLongLong()};
                     r.sourceLabel = QStringLiteral("run %1").arg(source.mid(4));
                 } else {
                     r.sourceLabel = QStringLiteral("all recorded runs");
                 }
                 r.arrays = std::make_shared<const RoutingArrays>(storage::read_routing(database(), sel));
-                r.texts = tokenTexts(database(), runs, set);
+                r.texts = tokenTexts(database(), sel);
             }
             const RoutingArrays& a = *r.arrays;
             r.load = analysis::expert_load(a, {}).value();
