@@ -385,7 +385,7 @@ void GenerationController::runOnEngine(const GenerationRequest& req, const std::
         run->title = title;
         if (recorder) {
             for (const InterventionChange& c : s.timeline())
-                st.db->add_intervention_change(runId, c.step, preset_to_json(Preset{std::string(), c.interventions}));
+                st.db->add_intervention_change(runId, c.step, interventions_to_json(c.interventions));
             const std::string err = recorder->finish(cancelled ? storage::RunStatus::Interrupted : storage::RunStatus::Complete,
                                                      cancelled ? "stopped by the user" : "");
             run->runId = runId;
