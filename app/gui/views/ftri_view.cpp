@@ -73,6 +73,7 @@ FtriView::FtriView(ViewHub* hub, QWidget* parent)
     root->addWidget(buildRecordRow());
 
     heatmap_ = new HeatmapWidget(this);
+    heatmap_->setAutoFit(true);  // layers x experts: the whole matrix in view until the user zooms
     heatmap_->setObjectName(QStringLiteral("ftriHeatmap"));
     heatmap_->setAxisTitles(tr("layer"), tr("expert"));
     model_ = new FtriModel(this);

@@ -43,6 +43,7 @@ void HeatmapWidget::setData(int rows, int cols, std::vector<float> values, Scale
     scale_ = scale;
     if (selected_.x() >= cols_ || selected_.y() >= rows_) selected_ = {-1, -1};
     rebuildImage();
+    if (autoFit_) fit();
     updateScrollBars();
     viewport()->update();
 }
@@ -233,23 +234,41 @@ void HeatmapWidget::updateScrollBars() {
 
 void HeatmapWidget::resizeEvent(QResizeEvent* e) {
     QAbstractScrollArea::resizeEvent(e);
+    if (autoFit_) fit();
     updateScrollBars();
 }
 
-void HeatmapWidget::setCellSize(int w, int h) {
+void HeatmapWidget::applyCellSize(int w, int h) {
     cellW_ = std::clamp(w, kMinCell, kMaxCell);
     cellH_ = std::clamp(h, kMinCell, kMaxCell);
     updateScrollBars();
     viewport()->update();
 }
 
+// A size set by hand (or by the zoom buttons / Ctrl+wheel) ends auto-fit.
+void HeatmapWidget::setCellSize(int w, int h) {
+    autoFit_ = false;
+    applyCellSize(w, h);
+}
+
 void HeatmapWidget::zoomIn() { setCellSize(cellW_ + std::max(1, cellW_ / 4), cellH_ + std::max(1, cellH_ / 4)); }
 void HeatmapWidget::zoomOut() { setCellSize(cellW_ - std::max(1, cellW_ / 5), cellH_ - std::max(1, cellH_ / 5)); }
 
 void HeatmapWidget::zoomToFit() {
+    autoFit_ = true;
+    fit();
+}
+
+void HeatmapWidget::setAutoFit(bool on) {
+    autoFit_ = on;
+    if (on) fit();
+}
+
+void HeatmapWidget::fit() {
     if (rows_ == 0 || cols_ == 0) return;
     const QSize vp = viewport()->size();
-    setCellSize(std::max(kMinCell, (vp.width() - leftMargin()) / cols_), std::max(kMinCell, (vp.height() - topMargin()) / rows_));
+    applyCellSize(std::min(kFitMaxCell, std::max(kMinCell, (vp.width() - leftMargin()) / cols_)),
+                  std::min(kFitMaxCell, std::max(kMinCell, (vp.height() - topMargin()) / rows_)));
 }
 
 void HeatmapWidget::setSelectedCell(int row, int col) {

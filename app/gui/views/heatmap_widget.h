@@ -42,6 +42,13 @@ public:
     QColor colorOf(float value) const;  // the colour a value is drawn with (tests, legends)
     const QImage& cellImage() const { return image_; }  // rows x cols, one pixel per cell
 
+    // Auto-fit: the cells follow the viewport (on new data and on resize, capped at kFitMaxCell px) until
+    // the user zooms by hand; zoomToFit() turns it back on. Off by default (views whose matrices are
+    // long, like tokens x layers, scroll instead).
+    void setAutoFit(bool on);
+    bool autoFit() const { return autoFit_; }
+    static constexpr int kFitMaxCell = 40;
+
     int cellWidth() const { return cellW_; }
     int cellHeight() const { return cellH_; }
     QPoint cellAt(const QPoint& viewportPos) const;  // (col, row) or (-1, -1)
@@ -75,6 +82,8 @@ protected:
 
 private:
     void rebuildImage();
+    void applyCellSize(int w, int h);
+    void fit();
     void updateScrollBars();
     void paintInto(QPainter& p, const QRect& area, int scrollX, int scrollY) const;
     int leftMargin() const;
@@ -93,6 +102,7 @@ private:
     QPoint selected_{-1, -1};
     QPoint hovered_{-1, -1};
     int cellW_ = 8, cellH_ = 8;
+    bool autoFit_ = false;
     std::function<QString(int, int, float)> tooltip_;
 };
 

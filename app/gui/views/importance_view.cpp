@@ -94,6 +94,7 @@ ImportanceView::ImportanceView(ViewHub* hub, QWidget* parent)
     root->addWidget(box);
 
     heatmap_ = new HeatmapWidget(this);
+    heatmap_->setAutoFit(true);  // layers x experts: the whole matrix in view until the user zooms
     heatmap_->setObjectName(QStringLiteral("importanceHeatmap"));
     heatmap_->setAxisTitles(tr("layer"), tr("expert"));
     model_ = new ImportanceModel(this);

@@ -91,6 +91,7 @@ SuperExpertsView::SuperExpertsView(ViewHub* hub, QWidget* parent)
     root->addWidget(notice_);
 
     heatmap_ = new HeatmapWidget(this);
+    heatmap_->setAutoFit(true);  // layers x experts: the whole matrix in view until the user zooms
     heatmap_->setObjectName(QStringLiteral("superHeatmap"));
     heatmap_->setAxisTitles(tr("layer"), tr("expert"));
     thresholdChart_ = new QChartView(new QChart, this);
@@ -114,6 +115,7 @@ SuperExpertsView::SuperExpertsView(ViewHub* hub, QWidget* parent)
     layerModel_ = new QStandardItemModel(0, 5, this);
     layerModel_->setHorizontalHeaderLabels({tr("layer"), tr("max |h|"), tr("channel"), tr("massive hits"), tr("first-token attention")});
     headHeatmap_ = new HeatmapWidget(this);
+    headHeatmap_->setAutoFit(true);
     headHeatmap_->setObjectName(QStringLiteral("superHeadHeatmap"));
     headHeatmap_->setAxisTitles(tr("layer"), tr("head"));
     headHeatmap_->setToolTip(tr("First-token attention mass α₁ per layer and head (Gu et al.); outlined: α₁ > ε (0.3).\n"
