@@ -127,6 +127,18 @@ void ModelController::load(const LoadRequest& request) {
         }
         if (cancelled) return wasCancelled();
 
+        // 8-bit weights (engine/model/quantize.h), as the CLI's --weights q8_0: CPU only, before any Session.
+        if (request.weights == QLatin1String("q8_0")) {
+            if (request.device != QLatin1String("cpu"))
+                return fail(tr("8-bit (Q8_0) weights run on the CPU only; choose the CPU device."));
+            progress(0.885, tr("quantising weights to 8 bits (Q8_0)"));
+            auto q = model->quantize_q8_0();
+            if (!q) return fail(QString::fromStdString(model->dir()) + QStringLiteral(": ") + QString::fromStdString(q.message()));
+        } else if (request.weights != QLatin1String("native")) {
+            return fail(tr("unknown weights option '%1' (native or q8_0)").arg(request.weights));
+        }
+        if (cancelled) return wasCancelled();
+
         // Device: the GPU copy of the weights and its KV cache (engine/cuda/cuda_backend.h), exactly as the
         // CLI's --device/--precision do; any failure (no GPU, out of memory with numbers) fails the load.
         SessionDevice device;

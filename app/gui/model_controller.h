@@ -18,6 +18,7 @@ struct LoadRequest {
     QString path;         // model folder or "demo"
     QString device = QStringLiteral("cpu");  // "cpu" or "cuda"
     QString precision = QStringLiteral("bf16");  // GPU compute precision: "bf16" (fast) or "fp32" (faithful)
+    QString weights = QStringLiteral("native");  // CPU: "native" (checkpoint dtype) or "q8_0" (8-bit, not faithful)
     int context = 4096;   // tokens the KV cache is sized for (memory estimate)
 };
 

@@ -66,13 +66,16 @@ ModelPicker::ModelPicker(ModelController* controller, QWidget* parent) : QWidget
     device_ = new QComboBox(this);
     device_->setObjectName("deviceChoice");
     device_->addItem(tr("CPU"), QStringLiteral("cpu"));
+    device_->addItem(tr("CPU — 8-bit weights (Q8_0: faster decode, not faithful)"), QStringLiteral("cpu:q8_0"));
     if (cuda_device_count() > 0) {
         const QString gpu = QString::fromStdString(cuda_device_description());
         device_->addItem(tr("CUDA — %1 (BF16, fast)").arg(gpu), QStringLiteral("cuda:bf16"));
         device_->addItem(tr("CUDA — %1 (FP32, faithful)").arg(gpu), QStringLiteral("cuda:fp32"));
     }
     device_->setToolTip(tr("Where the forward pass runs. CUDA is listed only when a GPU and the CUDA backend are present;\n"
-                           "BF16 is fast, FP32 matches the CPU oracle within the tolerances of docs/cuda.md."));
+                           "BF16 is fast, FP32 matches the CPU oracle within the tolerances of docs/cuda.md.\n"
+                           "CPU 8-bit weights quantise attention, experts and lm_head to Q8_0 on load (routers stay exact):\n"
+                           "about half the memory and decode traffic; routing and logits change slightly (docs/cpu_kernels.md)."));
     form->addRow(tr("Architecture"), badge_);
     form->addRow(tr("Parameters"), params_);
     form->addRow(tr("Context"), context_);
@@ -92,6 +95,7 @@ ModelPicker::ModelPicker(ModelController* controller, QWidget* parent) : QWidget
 
     connect(load_, &QPushButton::clicked, this, [this] { emit loadRequested(request()); });
     connect(context_, &QSpinBox::valueChanged, this, &ModelPicker::updateMemory);
+    connect(device_, &QComboBox::currentIndexChanged, this, &ModelPicker::updateMemory);
     connect(path_, &QComboBox::currentTextChanged, this, [this](const QString& p) {
         haveSummary_ = false;
         badge_->setText(tr("inspecting…"));
@@ -133,7 +137,8 @@ LoadRequest ModelPicker::request() const {
     r.path = path();
     const QStringList dev = device_->currentData().toString().split(QLatin1Char(':'));
     r.device = dev.value(0);
-    if (dev.size() > 1) r.precision = dev.value(1);
+    if (dev.size() > 1 && r.device == QLatin1String("cpu")) r.weights = dev.value(1);
+    else if (dev.size() > 1) r.precision = dev.value(1);
     r.context = context_->value();
     return r;
 }
@@ -168,8 +173,14 @@ void ModelPicker::onInspectFailed(const QString& path, const QString& message) {
 void ModelPicker::updateMemory() {
     if (!haveSummary_) return;
     const quint64 kv = summary_.kv_bytes_per_token * static_cast<quint64>(context_->value());
+    quint64 weights = summary_.weight_bytes;
+    // Q8_0: 34 bytes per 32 weights instead of 2 (BF16/F16) or 4 (F32) bytes per weight, for nearly all of
+    // them (routers and embeddings stay): an estimate from the checkpoint's main dtype.
+    const bool q8 = device_->currentData().toString() == QLatin1String("cpu:q8_0");
+    if (q8) weights = static_cast<quint64>(static_cast<double>(weights) * (34.0 / 32.0) / (summary_.dtype == "F32" ? 4.0 : 2.0));
     memory_->setText(tr("%1 (weights %2 + KV cache %3)")
-                         .arg(bytesText(summary_.memory_bytes(context_->value())), bytesText(summary_.weight_bytes), bytesText(kv)));
+                         .arg(bytesText(weights + kv), q8 ? tr("≈%1 as 8-bit Q8_0").arg(bytesText(weights)) : bytesText(weights),
+                              bytesText(kv)));
 }
 
 }  // namespace moescope::gui

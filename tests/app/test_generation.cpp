@@ -3,6 +3,7 @@
 // Expectations come from the golden file (independent float32 reference): greedy tokens, prompt
 // routing, and the greedy tokens with expert (1, 2) disabled.
 #include <QtTest>
+#include <QComboBox>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -12,9 +13,11 @@
 #include "app/gui/engine_state.h"
 #include "app/gui/generation_controller.h"
 #include "app/gui/model_controller.h"
+#include "app/gui/model_picker.h"
 #include "engine/device.h"
 #include "app/gui/scmoe_panel.h"
 #include "engine/model/model.h"
+#include "engine/session.h"
 #include "engine/scmoe.h"
 #include <QAbstractItemModelTester>
 #include <QTableWidget>
@@ -190,6 +193,55 @@ private slots:
         fx.gen.start(greedy(prompt, static_cast<int>(expected.size())));
         QVERIFY(finished.wait(60000));
         QCOMPARE(generatedIds(*finished.first().at(1).value<RunDataPtr>()), expected);
+    }
+
+    // 8-bit weights from the model picker ("CPU — 8-bit weights"): the load quantises the model (summary
+    // dtype Q8_0), generation streams exactly the tokens an engine Session gives on a separately loaded and
+    // quantised copy, and asking for Q8_0 on CUDA fails the load with a reason.
+    void q8WeightsChoice() {
+        Fixture fx;
+        ModelPicker picker(&fx.models);
+        auto* device = picker.findChild<QComboBox*>("deviceChoice");
+        QVERIFY(device);
+        const int q8 = device->findData(QStringLiteral("cpu:q8_0"));
+        QVERIFY(q8 >= 0);
+        device->setCurrentIndex(q8);
+        picker.setPath(modelDir_);
+        LoadRequest r = picker.request();
+        QCOMPARE(r.device, QStringLiteral("cpu"));
+        QCOMPARE(r.weights, QStringLiteral("q8_0"));
+        r.path = modelDir_;
+
+        QSignalSpy loaded(&fx.models, &ModelController::loaded);
+        fx.models.load(r);
+        QVERIFY(loaded.wait(30000));
+        QCOMPARE(fx.models.summary().dtype, std::string("Q8_0"));
+        const auto prompt = ints(golden_["input_ids"].toArray());
+        QSignalSpy finished(&fx.gen, &GenerationController::finished);
+        fx.gen.start(greedy(prompt, 8));
+        QVERIFY(finished.wait(60000));
+        const auto got = generatedIds(*finished.first().at(1).value<RunDataPtr>());
+
+        auto m = Model::load(modelDir_.toStdString());
+        QVERIFY(m.ok());
+        QVERIFY(*m.value()->quantize_q8_0() > 0);
+        Session s(*m.value(), SessionOptions{1});
+        std::vector<int32_t> expected;
+        auto logits = s.prefill(prompt);
+        for (int i = 0; i < 8; ++i) {
+            const int32_t t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            expected.push_back(t);
+            if (i + 1 < 8) logits = s.step(t);
+        }
+        QCOMPARE(got, expected);
+
+        LoadRequest bad{modelDir_};
+        bad.device = "cuda";
+        bad.weights = "q8_0";
+        QSignalSpy failed(&fx.models, &ModelController::loadFailed);
+        fx.models.load(bad);
+        QVERIFY(failed.wait(30000));
+        QVERIFY2(failed.first().at(1).toString().contains("CPU only"), qPrintable(failed.first().at(1).toString()));
     }
 
     // SCMoE through the app: the streamed tokens are the engine's ScmoeDecoder tokens (β = 0 gives plain
