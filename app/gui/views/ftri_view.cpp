@@ -26,6 +26,7 @@
 #include "app/gui/views/ftri_model.h"
 #include "app/gui/views/heatmap_widget.h"
 #include "app/gui/views/view_hub.h"
+#include "app/gui/views/view_widgets.h"
 #include "engine/behavior_eval.h"
 #include "storage/prompt_recording.h"
 #include "storage/routing_reader.h"
@@ -460,18 +461,8 @@ void FtriView::showResult(analysis::FtriResult r) {
 
 void FtriView::onExpertSelected(int layer, int expert) {
     if (!result_) return;
-    const auto it = std::find(result_->moe_layers.begin(), result_->moe_layers.end(), layer);
-    if (layer < 0 || it == result_->moe_layers.end()) {
-        heatmap_->setSelectedCell(-1, -1);
-        return;
-    }
-    heatmap_->setSelectedCell(static_cast<int>(it - result_->moe_layers.begin()), expert);
-    const int r = model_->rowOf(layer, expert);
-    if (r >= 0 && table_->currentIndex().row() != r) {
-        const QSignalBlocker block(table_->selectionModel());
-        table_->selectRow(r);
-        table_->scrollTo(model_->index(r, 0));
-    }
+    showSelectedExpert(heatmap_, table_, result_->moe_layers, layer, expert,
+                       [this](int l, int e) { return model_->rowOf(l, e); });
 }
 
 Interventions FtriView::topPreset() const {
@@ -528,10 +519,7 @@ void FtriView::recordNow() {
     setStatus(tr("Recording %1…").arg(req.files.join(QStringLiteral(", "))));
     postRecordJob(
         hub_, this, kRecordTag, req,
-        [this](int done, int total) {
-            progress_->setRange(0, total);
-            progress_->setValue(done);
-        },
+        progressTo(progress_),
         [this](const RecordOutcome& o) {
             setJobRunning(kRecordTag, false);
             setStatus(o.message);
@@ -566,10 +554,7 @@ void FtriView::evaluate() {
     setStatus(tr("Evaluating %1 presets on %2…").arg(req.presets.size()).arg(req.files.join(QStringLiteral(", "))));
     postEvalJob(
         hub_, this, kEvalTag, req,
-        [this](int done, int total) {
-            progress_->setRange(0, total);
-            progress_->setValue(done);
-        },
+        progressTo(progress_),
         [this](const EvalOutcome& o) {
             setJobRunning(kEvalTag, false);
             showEval(o);

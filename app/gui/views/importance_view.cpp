@@ -392,18 +392,8 @@ void ImportanceView::showResult(analysis::ImportanceResult r) {
 
 void ImportanceView::onExpertSelected(int layer, int expert) {
     if (!result_) return;
-    const auto it = std::find(result_->moe_layers.begin(), result_->moe_layers.end(), layer);
-    if (layer < 0 || it == result_->moe_layers.end()) {
-        heatmap_->setSelectedCell(-1, -1);
-        return;
-    }
-    heatmap_->setSelectedCell(static_cast<int>(it - result_->moe_layers.begin()), expert);
-    const int r = model_->rowOf(layer, expert);
-    if (r >= 0 && table_->currentIndex().row() != r) {
-        const QSignalBlocker block(table_->selectionModel());
-        table_->selectRow(r);
-        table_->scrollTo(model_->index(r, 0));
-    }
+    showSelectedExpert(heatmap_, table_, result_->moe_layers, layer, expert,
+                       [this](int l, int e) { return model_->rowOf(l, e); });
 }
 
 void ImportanceView::setJobRunning(bool running) {

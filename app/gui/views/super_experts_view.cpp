@@ -543,10 +543,7 @@ void SuperExpertsView::recordNow() {
     status_->setText(tr("Recording %1 with activations…").arg(req.files.first()));
     postRecordJob(
         hub_, this, kRecordTag, req,
-        [this](int done, int total) {
-            progress_->setRange(0, total);
-            progress_->setValue(done);
-        },
+        progressTo(progress_),
         [this](const RecordOutcome& o) {
             setJobRunning(kRecordTag, false);
             status_->setText(o.message);
@@ -571,10 +568,7 @@ void SuperExpertsView::runWhatIf() {
     status_->setText(tr("What-if: %1 prompts × 3 variants…").arg(req.maxPrompts));
     postWhatIfJob(
         hub_, this, kWhatIfTag, req,
-        [this](int done, int total) {
-            progress_->setRange(0, total);
-            progress_->setValue(done);
-        },
+        progressTo(progress_),
         [this](const WhatIfOutcome& o) {
             setJobRunning(kWhatIfTag, false);
             showWhatIf(o);
