@@ -24,6 +24,9 @@ ModelInfo model_info(const Model& model) {
     ModelInfo m;
     fs::path dir(model.dir());
     m.name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+    // Runs of a Q8_0-quantised model (Model::quantize_q8_0) get their own model row, named so that
+    // exports and the app show that the routing came from 8-bit weights.
+    if (s.dtype == "Q8_0") m.name += " (Q8_0)";
     m.architecture = s.architecture;
     m.path = fs::absolute(dir).lexically_normal().string();
     std::ifstream cfg(dir / "config.json", std::ios::binary);

@@ -22,7 +22,8 @@ namespace moescope::storage {
 
 // name (folder name), architecture, path, config.json text, a content hash (FNV-1a 64 over config.json
 // and the sizes of the *.safetensors files: cheap, identifies a checkpoint without reading weights),
-// layers/experts/top-k and the MoE layer list.
+// layers/experts/top-k and the MoE layer list. A model quantised with quantize_q8_0() is named
+// "<folder> (Q8_0)".
 ModelInfo model_info(const Model& model);
 std::string sampling_json(const SamplingParams& sp, int max_new_tokens);
 

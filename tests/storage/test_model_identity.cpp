@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "engine/model/model.h"
+#include "engine/model/synthetic_model.h"
 #include "storage/database.h"
 #include "storage/model_identity.h"
 #include "storage/prompt_recording.h"
@@ -60,6 +61,16 @@ private slots:
         auto m = Model::load(golden.toStdString());
         QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
         QCOMPARE(model_info(*m.value()).content_hash, model_content_hash(golden.toStdString()));
+
+        // Runs of the same folder quantised to Q8_0 are recorded under their own name (same files, so the
+        // same content hash).
+        auto sm = SyntheticModel::create("tiny-olmoe", 0, 3);
+        QVERIFY(sm.ok());
+        const ModelInfo before = model_info((*sm)->model());
+        QVERIFY(*(*sm)->model().quantize_q8_0() > 0);
+        const ModelInfo after = model_info((*sm)->model());
+        QCOMPARE(after.name, before.name + " (Q8_0)");
+        QCOMPARE(after.content_hash, before.content_hash);
     }
 
     // Runs recorded with model A: A's folder passes, a folder with another config is named in the
