@@ -5,6 +5,7 @@
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
+#include <QLabel>
 #include <QLineSeries>
 #include <QSvgRenderer>
 #include <QTabWidget>
@@ -21,6 +22,8 @@
 #include "app/gui/views/heatmap_widget.h"
 #include "app/gui/views/specialization_view.h"
 #include "app/gui/views/view_hub.h"
+#include "analysis/lrc.h"
+#include "analysis/token_contribution.h"
 #include "storage/routing_reader.h"
 #include "tests/app/view_test_data.h"
 
@@ -29,9 +32,53 @@ using namespace moescope::gui;
 
 namespace {
 
-RoutingArrays readAll(const QString& db) {
+RoutingArrays readAll(const QString& db, bool activations = false) {
     auto d = storage::Database::open(db.toStdString(), storage::Access::ReadOnly);
-    return storage::read_routing(*d, {});
+    storage::RoutingSelection sel;
+    sel.activations = activations;
+    return storage::read_routing(*d, sel);
+}
+
+// The planted database recorded at capture level Activations (s_t = 0.25 at layer 0, 0.5 at layer 1).
+QString plantedActivationsDb(const QString& dir) {
+    const QString path = QDir(dir).filePath("planted_act.moescope.db");
+    if (!QFile::exists(path)) moescope::test::write_planted_db(path.toStdString(), CaptureLevel::Activations);
+    return path;
+}
+
+QLineSeries* seriesNamed(QChartView* v, const QString& name) {
+    for (QAbstractSeries* s : v->chart()->series())
+        if (s->name() == name) return qobject_cast<QLineSeries*>(s);
+    return nullptr;
+}
+
+// Cross-layer SCH series of the chart ("m = X, all layers") against analysis::local_routing_consistency run
+// here on the same arrays (segment lengths as the view: 2..256).
+void checkCrossLayerSch(QChartView* chart, const RoutingArrays& a) {
+    analysis::LrcOptions lo;
+    lo.seg_lengths = {2, 4, 8, 16, 32, 64, 128, 256};
+    const auto l = analysis::local_routing_consistency(a, lo);
+    QVERIFY2(l.ok(), qPrintable(QString::fromStdString(l.message())));
+    QVERIFY(!l.value().sch_model.empty());
+    std::map<int, std::vector<QPointF>> want;
+    for (const auto& v : l.value().sch_model) want[v.m].push_back({v.ratio, v.hit_rate});
+    int cross = 0;
+    for (QAbstractSeries* s : chart->chart()->series())
+        if (s->name().endsWith(QStringLiteral(", all layers"))) ++cross;
+    QCOMPARE(cross, static_cast<int>(want.size()));
+    for (const auto& [m, pts] : want) {
+        QLineSeries* s = seriesNamed(chart, QStringLiteral("m = %1, all layers").arg(m));
+        QVERIFY2(s, qPrintable(QString::number(m)));
+        QCOMPARE(s->pen().style(), Qt::DashLine);
+        QCOMPARE(s->count(), static_cast<int>(pts.size()));
+        for (int i = 0; i < s->count(); ++i) {
+            QCOMPARE(s->at(i).x(), pts[static_cast<size_t>(i)].x());
+            QCOMPARE(s->at(i).y(), pts[static_cast<size_t>(i)].y());
+        }
+        // The per-layer series of the same m is still there, solid.
+        QLineSeries* layer = seriesNamed(chart, QStringLiteral("m = %1").arg(m));
+        QVERIFY(layer && layer->pen().style() == Qt::SolidLine);
+    }
 }
 
 bool near(double a, double b) { return std::abs(a - b) < 1e-6; }
@@ -125,6 +172,97 @@ private slots:
         QCOMPARE(srp->count(), 3);  // m = 2, 4, 8 (12-token sequences)
         for (const QPointF& p : srp->points()) QVERIFY(p.y() > 0 && p.y() <= 1);
         QVERIFY(!view.schChart()->chart()->series().isEmpty());
+        checkCrossLayerSch(view.schChart(), a);
+        if (QTest::currentTestFailed()) return;
+        // A routing-level recording has no token contribution: the tab says what is needed, no rows, no series.
+        QVERIFY(!view.contributionMessage()->isHidden());
+        QVERIFY2(view.contributionMessage()->text().contains(QStringLiteral("Activations level")),
+                 qPrintable(view.contributionMessage()->text()));
+        QCOMPARE(view.contributionModel()->rowCount(), 0);
+        QVERIFY(view.contributionChart()->chart()->series().isEmpty());
+        QVERIFY(!view.result()->contribution.has_value());
+    }
+
+    // EASY-EP s_t per layer on the planted activation database, from every source kind that reads it.
+    void tokenContribution_data() {
+        QTest::addColumn<QString>("source");
+        QTest::newRow("all runs") << QStringLiteral("all");
+        QTest::newRow("prompt set") << QStringLiteral("set:behavior");
+        QTest::newRow("open run") << QStringLiteral("open");
+    }
+    void tokenContribution() {
+        QFETCH(QString, source);
+        moescope::test::ViewHarness h(plantedActivationsDb(dir_.path()));
+        SpecializationView view(&h.hub);
+        view.resize(1200, 800);
+        QAbstractItemModelTester tester(view.contributionModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy ready(&view, &SpecializationView::resultReady);
+        if (source == QLatin1String("open")) h.context.setRun(moescope::test::loadRunFrom(h.db, 1));
+        else view.setSource(source);
+        QVERIFY(ready.wait(60000));
+        QVERIFY2(view.result()->contribution.has_value(), qPrintable(view.result()->contributionMissing));
+        QVERIFY(view.contributionMessage()->isHidden());
+
+        // Independent expectation: the mean of the stored s_t of the same rows, counted here; planted 0.25 / 0.5.
+        auto d = storage::Database::open(h.db.toStdString(), storage::Access::ReadOnly);
+        storage::RoutingSelection sel;
+        sel.activations = true;
+        if (source.startsWith(QLatin1String("set:"))) sel.prompt_set = source.mid(4).toStdString();
+        if (source == QLatin1String("open")) sel.run_ids = {1};
+        const RoutingArrays a = storage::read_routing(*d, sel);
+        QCOMPARE(view.result()->arrays->n_tokens, a.n_tokens);
+        QVERIFY(a.has_token_contribution());
+        const double planted[] = {0.25, 0.5};
+        QLineSeries* mean = seriesNamed(view.contributionChart(), QStringLiteral("mean"));
+        QLineSeries* q1 = seriesNamed(view.contributionChart(), QStringLiteral("q1"));
+        QLineSeries* mx = seriesNamed(view.contributionChart(), QStringLiteral("max"));
+        QVERIFY(mean && q1 && mx);
+        QCOMPARE(mean->count(), a.n_moe);
+        QCOMPARE(view.contributionModel()->rowCount(), a.n_moe);
+        for (int m = 0; m < a.n_moe; ++m) {
+            double sum = 0, lo = 1e9, hi = -1e9;
+            int64_t n = 0;
+            for (int64_t t = 0; t < a.n_tokens; ++t) {
+                const float x = a.token_contribution[static_cast<size_t>(t) * a.n_moe + m];
+                if (std::isnan(x)) continue;
+                sum += x;
+                lo = std::min(lo, double(x));
+                hi = std::max(hi, double(x));
+                ++n;
+            }
+            QCOMPARE(n, a.n_tokens);  // every token-layer of the planted run stores s_t
+            QVERIFY(near(sum / n, planted[m]));
+            QCOMPARE(mean->at(m).x(), double(a.moe_layers[static_cast<size_t>(m)]));
+            QVERIFY(near(mean->at(m).y(), sum / n));
+            QVERIFY(near(q1->at(m).y(), planted[m]));  // constant per layer: every quantile is the value
+            QVERIFY(near(mx->at(m).y(), hi));
+            SpecTableModel* t = view.contributionModel();
+            QCOMPARE(t->cell(m, 0).raw.toInt(), a.moe_layers[static_cast<size_t>(m)]);
+            QCOMPARE(t->cell(m, 1).raw.toLongLong(), n);
+            QVERIFY(near(t->cell(m, 2).raw.toDouble(), sum / n));
+            QVERIFY(near(t->cell(m, 3).raw.toDouble(), lo));
+        }
+        // Cross-layer SCH on this source too.
+        checkCrossLayerSch(view.schChart(), a);
+        if (QTest::currentTestFailed()) return;
+
+        // Exports: the table as CSV (header + one row per layer), both charts as PNG and SVG.
+        const QString csv = dir_.filePath("contribution.csv");
+        QCOMPARE(saveCsv(view.contributionModel(), csv), QString());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QStringList lines = QString::fromUtf8(f.readAll()).split("\r\n", Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), a.n_moe + 1);
+        QCOMPARE(lines.value(0), QStringLiteral("layer,count,mean,min,q1,median,q3,max"));
+        QVERIFY2(lines.value(1).startsWith(QStringLiteral("0,%1,0.25,0.25,").arg(a.n_tokens)), qPrintable(lines.value(1)));
+        QVERIFY2(lines.value(2).startsWith(QStringLiteral("1,%1,0.5,0.5,").arg(a.n_tokens)), qPrintable(lines.value(2)));
+        for (QChartView* c : {view.contributionChart(), view.schChart()}) {
+            const QString png = dir_.filePath(c->objectName() + ".png"), svg = dir_.filePath(c->objectName() + ".svg");
+            QCOMPARE(savePng(c, png), QString());
+            QVERIFY(!QImage(png).isNull());
+            QCOMPARE(saveSvg(c, svg, c->objectName()), QString());
+            QVERIFY(QSvgRenderer(svg).isValid());
+        }
     }
 
     void demoModelAndExports() {

@@ -49,4 +49,12 @@ std::vector<std::vector<SpecCell>> tokenSpecRows(const std::vector<TokenSpecRow>
     return rows;
 }
 
+std::vector<std::vector<SpecCell>> contributionRows(const analysis::ContributionSummary& s) {
+    std::vector<std::vector<SpecCell>> rows;
+    for (const analysis::ContributionLayer& L : s.layers)
+        rows.push_back({integer(L.layer), integer(L.count), num(L.mean), num(L.min), num(L.q1), num(L.median), num(L.q3),
+                        num(L.max)});
+    return rows;
+}
+
 }  // namespace moescope::gui

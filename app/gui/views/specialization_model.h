@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analysis/specialization.h"
+#include "analysis/token_contribution.h"
 
 namespace moescope::gui {
 
@@ -48,5 +49,8 @@ struct TokenSpecRow {
     QString example;
 };
 std::vector<std::vector<SpecCell>> tokenSpecRows(const std::vector<TokenSpecRow>& rows);
+
+// EASY-EP token contribution per layer: layer, count, mean, min, q1, median, q3, max.
+std::vector<std::vector<SpecCell>> contributionRows(const analysis::ContributionSummary& s);
 
 }  // namespace moescope::gui

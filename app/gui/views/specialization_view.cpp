@@ -1,4 +1,5 @@
-// Specialization view: balance, token-ID specialisation, domains, co-activation, transitions, LRC.
+// Specialization view: balance, token-ID specialisation, domains, co-activation, transitions, LRC,
+// EASY-EP token contribution.
 #include "app/gui/views/specialization_view.h"
 
 #include <QChart>
@@ -9,6 +10,7 @@
 #include <QLabel>
 #include <QLineSeries>
 #include <QLogValueAxis>
+#include <QPen>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
@@ -112,6 +114,11 @@ SpecializationView::SpecializationView(ViewHub* hub, QWidget* parent)
     balanceChart_ = chartView(QStringLiteral("balanceChart"));
     srpChart_ = chartView(QStringLiteral("srpChart"));
     schChart_ = chartView(QStringLiteral("schChart"));
+    contribChart_ = chartView(QStringLiteral("contributionChart"));
+    contrib_ = new SpecTableModel({"layer", "count", "mean", "min", "q1", "median", "q3", "max"}, this);
+    contribMessage_ = new QLabel;
+    contribMessage_->setObjectName(QStringLiteral("contributionMessage"));
+    contribMessage_->setWordWrap(true);
     balanceTable_ = tableView(QStringLiteral("balanceTable"), balance_);
     tokenTable_ = tableView(QStringLiteral("tokenTable"), tokens_);
     domainMap_ = new HeatmapWidget;
@@ -156,10 +163,21 @@ SpecializationView::SpecializationView(ViewHub* hub, QWidget* parent)
     lb->addWidget(new ExportBar("srp", srpChart_, nullptr));
     lb->addWidget(new ExportBar("sch", schChart_, nullptr));
     tabs_->addTab(page(lrcCharts, nullptr, tr("Local routing consistency: SRP vs segment length (model and chosen "
-                                              "layer); SCH of the chosen layer vs cache size (× k) per segment length.")),
+                                              "layer); SCH vs cache size (× k) per segment length, for the chosen "
+                                              "layer (solid) and one cache spanning all MoE layers (dashed).")),
                   tr("Consistency"));
     // page() took a null bar for the LRC tab: put both bars in its header instead.
     if (auto* l = qobject_cast<QVBoxLayout*>(tabs_->widget(5)->layout())) l->insertWidget(1, lrcBars);
+    auto* contribBody = new QWidget;
+    auto* cb = new QVBoxLayout(contribBody);
+    cb->setContentsMargins(0, 0, 0, 0);
+    cb->addWidget(contribMessage_);
+    cb->addWidget(contribChart_, 1);
+    tabs_->addTab(page(contribBody, new ExportBar("token_contribution", contribChart_, contrib_),
+                       tr("EASY-EP token contribution s_t = max(0, 1 − cos(h, h + r)) per MoE layer: mean, median, "
+                          "quartiles and min/max over the source's tokens (runs recorded at capture level Activations)."),
+                       tableView(QStringLiteral("contributionTable"), contrib_)),
+                  tr("Contribution"));
 
     auto* top = new QHBoxLayout;
     top->addWidget(new QLabel(tr("Source:")));
@@ -292,6 +310,7 @@ void SpecializationView::recompute() {
                 } else {
                     r.sourceLabel = QStringLiteral("all recorded runs");
                 }
+                sel.activations = true;  // token contribution s_t for the Contribution tab (empty when not recorded)
                 r.arrays = std::make_shared<const RoutingArrays>(storage::read_routing(database(), sel));
                 r.texts = tokenTexts(database(), sel);
             }
@@ -352,6 +371,24 @@ void SpecializationView::recompute() {
             if (auto l = analysis::local_routing_consistency(a, lo); l.ok()) r.lrc = std::move(l.value());
             else note("local routing consistency", l.message());
             if (cancelled) return r;
+            // EASY-EP s_t: the open run's arrays carry no activations (loadRun reads routing only), so re-read
+            // that run from its database with them.
+            try {
+                std::shared_ptr<const RoutingArrays> withAct = r.arrays;
+                if (!a.has_token_contribution() && source == QLatin1String("open") && open->runId >= 0 && !open->dbPath.isEmpty()) {
+                    storage::RoutingSelection sel;
+                    sel.run_ids = {open->runId};
+                    sel.activations = true;
+                    auto odb = openReadOnly(open->dbPath);
+                    auto read = std::make_shared<RoutingArrays>(storage::read_routing(*odb, sel));
+                    if (read->n_tokens == a.n_tokens) withAct = std::move(read);
+                }
+                if (auto c = analysis::token_contribution_summary(*withAct); c.ok()) r.contribution = std::move(c.value());
+                else r.contributionMissing = QString::fromStdString(c.message());
+            } catch (const std::exception& e) {
+                r.contributionMissing = QString::fromUtf8(e.what());
+            }
+            if (cancelled) return r;
             // Domains: across the prompt sets of every recorded run (the source may hold one set only).
             try {
                 if (!path.isEmpty()) {
@@ -383,6 +420,7 @@ void SpecializationView::showResult(SpecializationResult&& result) {
     balance_->setRows(balanceRows(r.load));
     fillBalanceChart();
     fillLrcCharts();
+    fillContribution();
     status_->setText(tr("%1 · %2 tokens").arg(r.sourceLabel).arg(r.arrays->n_tokens));
     notes_->setText(r.notes.join(QStringLiteral(" · ")));
     notes_->setVisible(!r.notes.isEmpty());
@@ -522,6 +560,18 @@ void SpecializationView::fillLrcCharts() {
                 s->append(v.ratio, v.hit_rate);
                 maxRatio = std::max(maxRatio, v.ratio);
             }
+            // Cross-layer SCH (one cache over all MoE layers, C = round(rho n_moe k)): same x (rho), dashed, in
+            // the colour of the per-layer series of the same m.
+            std::map<int, QLineSeries*> crossM;
+            for (const auto& v : l.sch_model) {
+                QLineSeries*& s = crossM[v.m];
+                if (!s) {
+                    s = new QLineSeries;
+                    s->setName(QStringLiteral("m = %1, all layers").arg(v.m));
+                }
+                s->append(v.ratio, v.hit_rate);
+                maxRatio = std::max(maxRatio, v.ratio);
+            }
             cx->setRange(0, maxRatio);
             for (auto& [mm, s] : perM) {
                 s->setPointsVisible(true);
@@ -529,10 +579,72 @@ void SpecializationView::fillLrcCharts() {
                 s->attachAxis(cx);
                 s->attachAxis(cy);
             }
+            for (auto& [mm, s] : crossM) {
+                sch->addSeries(s);
+                QPen pen = s->pen();
+                if (auto it = perM.find(mm); it != perM.end()) pen.setColor(it->second->pen().color());
+                pen.setStyle(Qt::DashLine);
+                s->setPen(pen);
+                s->setPointsVisible(true);
+                s->attachAxis(cx);
+                s->attachAxis(cy);
+            }
         }
     }
     replaceChart(srpChart_, srp);
     replaceChart(schChart_, sch);
+}
+
+void SpecializationView::fillContribution() {
+    auto* chart = new QChart;
+    chart->setTitle(tr("Token contribution s_t per MoE layer"));
+    const bool have = shown_ && shown_->contribution;
+    contrib_->setRows(have ? contributionRows(*shown_->contribution) : std::vector<std::vector<SpecCell>>{});
+    contribMessage_->setText(have ? QString()
+                                  : tr("Token contribution s_t needs a run recorded at Activations level "
+                                       "(moescope-cli record --capture activations). %1")
+                                        .arg(shown_ ? shown_->contributionMissing : QString()));
+    contribMessage_->setVisible(!have);
+    auto* x = new QValueAxis;
+    x->setTitleText(tr("layer"));
+    x->setLabelFormat("%d");
+    auto* y = new QValueAxis;
+    y->setTitleText(tr("s_t"));
+    chart->addAxis(x, Qt::AlignBottom);
+    chart->addAxis(y, Qt::AlignLeft);
+    if (have) {
+        // Series order (tests rely on it): mean, median, q1, q3, min, max.
+        const QStringList names{tr("mean"), tr("median"), tr("q1"), tr("q3"), tr("min"), tr("max")};
+        std::vector<QLineSeries*> series;
+        for (const QString& n : names) {
+            auto* s = new QLineSeries;
+            s->setName(n);
+            series.push_back(s);
+        }
+        double top = 0;
+        const auto& L = shown_->contribution->layers;
+        for (const auto& l : L) {
+            if (l.count == 0) continue;
+            const double v[] = {l.mean, l.median, l.q1, l.q3, l.min, l.max};
+            for (size_t i = 0; i < series.size(); ++i) series[i]->append(l.layer, v[i]);
+            top = std::max(top, l.max);
+        }
+        if (!L.empty()) x->setRange(L.front().layer, std::max(L.back().layer, L.front().layer + 1));
+        y->setRange(0, top > 0 ? top * 1.05 : 1);
+        for (size_t i = 0; i < series.size(); ++i) {
+            QLineSeries* s = series[i];
+            chart->addSeries(s);
+            QPen pen = s->pen();
+            if (i >= 2) pen.setStyle(i >= 4 ? Qt::DotLine : Qt::DashLine);  // spread: quartiles dashed, extremes dotted
+            s->setPen(pen);
+            s->setPointsVisible(i < 2);
+            s->attachAxis(x);
+            s->attachAxis(y);
+        }
+    } else {
+        y->setRange(0, 1);
+    }
+    replaceChart(contribChart_, chart);
 }
 
 void SpecializationView::markExpert(int expert) {

@@ -6,7 +6,10 @@
 //   Domains       prompt set x expert share for a layer across the database's sets (analysis::domain_specialization)
 //   Co-activation expert x expert P(b | a) for a layer (analysis::coactivation): heatmap
 //   Transitions   expert of layer l -> expert of the next MoE layer P(b | a) (analysis::transitions): heatmap
-//   Consistency   SRP vs segment length and SCH vs cache size (analysis::local_routing_consistency): charts
+//   Consistency   SRP vs segment length and SCH vs cache size, per layer and cross-layer
+//                 (analysis::local_routing_consistency): charts
+//   Contribution  EASY-EP token contribution s_t per layer (analysis::token_contribution_summary): chart + table;
+//                 needs a run recorded at capture level Activations
 // One AnalysisRunner job computes everything for a source; the layer picker only re-renders.
 #include <QStringList>
 #include <QWidget>
@@ -43,6 +46,8 @@ struct SpecializationResult {
     std::optional<analysis::CoactivationResult> coactivation;
     std::optional<analysis::TransitionResult> transitions;
     std::optional<analysis::LrcResult> lrc;
+    std::optional<analysis::ContributionSummary> contribution;  // absent below capture level Activations
+    QString contributionMissing;  // why `contribution` is absent (shown in its tab)
     QStringList notes;  // analyses that could not run, and why
 };
 
@@ -62,6 +67,9 @@ public:
     QChartView* balanceChart() const { return balanceChart_; }
     QChartView* srpChart() const { return srpChart_; }
     QChartView* schChart() const { return schChart_; }
+    QChartView* contributionChart() const { return contribChart_; }
+    SpecTableModel* contributionModel() const { return contrib_; }
+    QLabel* contributionMessage() const { return contribMessage_; }
     SpecTableModel* balanceModel() const { return balance_; }
     SpecTableModel* tokenModel() const { return tokens_; }
     QTableView* tokenTable() const { return tokenTable_; }
@@ -89,6 +97,7 @@ private:
     void renderLayer();
     void fillBalanceChart();
     void fillLrcCharts();
+    void fillContribution();
     void markExpert(int expert);
 
     ViewHub* hub_;
@@ -103,6 +112,8 @@ private:
     QChartView* balanceChart_;
     QChartView* srpChart_;
     QChartView* schChart_;
+    QChartView* contribChart_;
+    QLabel* contribMessage_;
     QTableView* balanceTable_;
     QTableView* tokenTable_;
     HeatmapWidget* domainMap_;
@@ -110,6 +121,7 @@ private:
     HeatmapWidget* transitionMap_;
     SpecTableModel* balance_;
     SpecTableModel* tokens_;
+    SpecTableModel* contrib_;
     QString source_ = QStringLiteral("open");
     int slot_ = 0;
     int minCount_n_ = 3;
