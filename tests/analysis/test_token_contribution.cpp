@@ -43,8 +43,10 @@ private slots:
         QTest::addColumn<double>("max");
         // All rows: {0,1,2,3,4} (NaN skipped): linear percentiles at positions 1, 2, 3.
         QTest::newRow("all") << int(TokenKind::All) << qint64(5) << 2.0 << 0.0 << 1.0 << 2.0 << 3.0 << 4.0;
-        // Prompt rows: {0,1,2,4}: positions 0.75, 1.5, 2.25 -> 0.75, 1.5, 2.5.
-        QTest::newRow("prompt") << int(TokenKind::Prompt) << qint64(4) << 1.75 << 0.0 << 0.75 << 1.5 << 2.5 << 4.0;
+        // Prompt rows 0-3: {4,0,NaN,2} -> {0,2,4}: positions 0.5, 1, 1.5 -> 1, 2, 3.
+        QTest::newRow("prompt") << int(TokenKind::Prompt) << qint64(3) << 2.0 << 0.0 << 1.0 << 2.0 << 3.0 << 4.0;
+        // Rows 1-4 through a mask: {0,NaN,2,1} -> {0,1,2}: 0.5, 1, 1.5.
+        QTest::newRow("mask") << -1 << qint64(3) << 1.0 << 0.0 << 0.5 << 1.0 << 1.5 << 2.0;
         // Generated rows: {1,3}.
         QTest::newRow("generated") << int(TokenKind::Generated) << qint64(2) << 2.0 << 1.0 << 1.5 << 2.0 << 2.5 << 3.0;
     }
@@ -58,7 +60,8 @@ private slots:
         QFETCH(double, q3);
         QFETCH(double, max);
         TokenFilter f;
-        f.kind = static_cast<TokenKind>(kind);
+        if (kind >= 0) f.kind = static_cast<TokenKind>(kind);
+        else f.mask = {0, 1, 1, 1, 1, 0};
         auto r = token_contribution_summary(arrays(), f);
         QVERIFY2(r.ok(), r.message().c_str());
         QCOMPARE(r.value().layers.size(), size_t(2));
