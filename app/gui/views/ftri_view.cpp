@@ -126,15 +126,12 @@ FtriView::FtriView(ViewHub* hub, QWidget* parent)
         emit failed(m);
     });
     connect(setsRunner_, &AnalysisRunner::failed, this, [this](const QString& m) { setStatus(tr("Cannot list prompt sets: %1").arg(m)); });
-    connect(heatmap_, &HeatmapWidget::cellClicked, this, [this](int row, int col) {
-        if (!result_ || row < 0 || row >= static_cast<int>(result_->moe_layers.size())) return;
-        if (hub_->context) hub_->context->selectExpert(result_->moe_layers[static_cast<size_t>(row)], col);
-    });
-    connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& cur) {
-        if (!cur.isValid() || !hub_->context) return;
-        const auto& r = model_->row(cur.row());
-        hub_->context->selectExpert(r.layer, r.expert);
-    });
+    selectExpertsFrom(
+        this, hub_, heatmap_, table_, [this] { return result_ ? &result_->moe_layers : nullptr; },
+        [this](int row) {
+            const auto& r = model_->row(row);
+            return std::pair<int, int>(r.layer, r.expert);
+        });
     connect(hub_, &ViewHub::databaseChanged, this, [this] {
         cache_->clear();
         refreshSets();

@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "app/gui/run_context.h"
 #include "app/gui/views/heatmap_widget.h"
+#include "app/gui/views/view_hub.h"
 
 namespace moescope::gui {
 
@@ -43,6 +45,25 @@ void showSelectedExpert(HeatmapWidget* heatmap, QTableView* table, const std::ve
         table->selectRow(r);
         table->scrollTo(table->model()->index(r, 0));
     }
+}
+
+// The other direction: a click on a layers x experts heatmap cell, or a new current row of its ranking
+// table, selects that expert in the run context. layers() gives the MoE layers the heatmap rows show
+// (nullptr while there is no result), expertOfRow(row) the (layer, expert) pair of a table row.
+template <class Layers, class ExpertOfRow>
+void selectExpertsFrom(QObject* owner, ViewHub* hub, HeatmapWidget* heatmap, QTableView* table, Layers layers,
+                       ExpertOfRow expertOfRow) {
+    QObject::connect(heatmap, &HeatmapWidget::cellClicked, owner, [hub, layers](int row, int col) {
+        const std::vector<int>* L = layers();
+        if (!L || row < 0 || row >= static_cast<int>(L->size()) || !hub->context) return;
+        hub->context->selectExpert((*L)[static_cast<size_t>(row)], col);
+    });
+    QObject::connect(table->selectionModel(), &QItemSelectionModel::currentRowChanged, owner,
+                     [hub, expertOfRow](const QModelIndex& cur) {
+                         if (!cur.isValid() || !hub->context) return;
+                         const auto [layer, expert] = expertOfRow(cur.row());
+                         hub->context->selectExpert(layer, expert);
+                     });
 }
 
 // The progress callback of an engine job: done of total on `bar`.
